@@ -1,0 +1,75 @@
+"""What every rsseg Processing algorithm shares: naming, groups, translation, dependency
+checks and the bridge from QGIS feedback to the engine's :class:`RunFeedback`."""
+from __future__ import annotations
+
+import time
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.PyQt.QtCore import QCoreApplication
+
+from ..dependencies import missing_message, missing_modules
+
+GROUPS = {
+    "pretraining": "Pretraining",
+    "finetuning": "Fine-tuning",
+    "inference": "Inference",
+    "evaluation": "Evaluation",
+}
+
+
+class RssegAlgorithm(QgsProcessingAlgorithm):
+    """Base class. Subclasses set ``algorithm_name``, ``group_key``, ``requires`` and
+    implement ``displayName``, ``shortHelpString``, ``initAlgorithm`` and ``processAlgorithm``."""
+
+    algorithm_name = ""
+    group_key = "inference"
+    requires: tuple[str, ...] = ("onnxruntime", "rasterio")
+
+    def tr(self, text: str) -> str:
+        # Context = the concrete class name, which is what pylupdate5 records for self.tr().
+        return QCoreApplication.translate(type(self).__name__, text)
+
+    def createInstance(self):
+        return type(self)()
+
+    def name(self) -> str:
+        return self.algorithm_name
+
+    def group(self) -> str:
+        return QCoreApplication.translate("RssegAlgorithm", GROUPS[self.group_key])
+
+    def groupId(self) -> str:
+        return self.group_key
+
+    def check_dependencies(self) -> None:
+        """Raise a QgsProcessingException naming what to install when a module is missing."""
+        missing = missing_modules(*self.requires)
+        if missing:
+            raise QgsProcessingException(missing_message(missing))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        missing = missing_modules(*self.requires)
+        if missing:
+            return False, missing_message(missing)
+        return super().checkParameterValues(parameters, context)
+
+
+def run_feedback(feedback: QgsProcessingFeedback | None):
+    """A :class:`engine.progress.RunFeedback` that reports into QGIS's feedback object.
+
+    Progress and log lines go to the Processing dialog / qgis_process output; cancellation
+    is polled by the job itself (between tiles or training steps).
+    """
+    from engine.progress import RunFeedback
+
+    if feedback is None:
+        return RunFeedback()
+    last = [0.0]
+
+    def progress(percent: float) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.2 or percent >= 100:
+            last[0] = now
+            feedback.setProgress(percent)
+
+    return RunFeedback(progress=progress, log=feedback.pushInfo, is_cancelled=feedback.isCanceled)

@@ -1,0 +1,119 @@
+"""Adapters from QGIS layers to what engine/ and training/ read: file paths.
+
+The engine and training read rasters with rasterio, so a layer must be a file GDAL can
+open. Vector labels are rasterized here, on the QGIS side, onto the image's pixel grid.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from qgis.core import (
+    QgsCoordinateTransformContext,
+    QgsProcessingException,
+    QgsRasterLayer,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+
+SUPPORTED_RASTERS = "file-based rasters that GDAL reads (GeoTIFF, VRT, JPEG2000, IMG, ...)"
+
+
+def raster_layer_path(layer: QgsRasterLayer | None, parameter: str = "INPUT") -> str:
+    """The file behind a raster layer, or a clear error for web and virtual layers."""
+    if layer is None:
+        raise QgsProcessingException(f"{parameter}: no raster layer given")
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(
+            f"{parameter}: layer '{layer.name()}' comes from the '{layer.providerType()}' provider "
+            f"(web or virtual layer); rsseg reads {SUPPORTED_RASTERS}. Save it first with "
+            "Raster > Conversion > Translate (or 'Export > Save As...') and use the saved file."
+        )
+    source = layer.source().split("|")[0]
+    if not os.path.isfile(source):
+        raise QgsProcessingException(
+            f"{parameter}: layer '{layer.name()}' is not a local file ({source}); rsseg reads {SUPPORTED_RASTERS}"
+        )
+    return source
+
+
+def raster_layers_paths(layers: list[QgsRasterLayer], parameter: str = "INPUT") -> list[str]:
+    """Files of several raster layers, each checked as in :func:`raster_layer_path`."""
+    if not layers:
+        raise QgsProcessingException(f"{parameter}: choose at least one raster layer")
+    return [raster_layer_path(layer, parameter) for layer in layers]
+
+
+def rasterize_vector_labels(
+    layer: QgsVectorLayer,
+    field: str,
+    reference_raster: str,
+    output_path: str | None = None,
+    parameter: str = "LABELS",
+    ignore_value: int = 255,
+) -> tuple[str, list[str]]:
+    """Burn polygon classes onto the grid of ``reference_raster``.
+
+    The class field may hold integers (used as class ids, 0..254) or text (class names:
+    ids are given in sorted order). Pixels under no polygon get ``ignore_value``.
+    Returns the label raster's path and the class names (empty for integer fields).
+    """
+    from osgeo import gdal, ogr
+
+    if layer is None:
+        raise QgsProcessingException(f"{parameter}: no vector layer given")
+    index = layer.fields().indexOf(field) if field else -1
+    if index < 0:
+        names = ", ".join(layer.fields().names())
+        raise QgsProcessingException(
+            f"LABEL_FIELD: set it to the field holding the class of each polygon (fields of '{layer.name()}': {names})"
+        )
+    values = sorted({f[field] for f in layer.getFeatures() if f[field] is not None}, key=str)
+    if not values:
+        raise QgsProcessingException(f"{parameter}: layer '{layer.name()}' has no polygon with a value in '{field}'")
+    numeric = all(isinstance(v, int) or (isinstance(v, float) and float(v).is_integer()) for v in values)
+    if numeric:
+        mapping = {v: int(v) for v in values}
+        bad = [v for v in mapping.values() if not 0 <= v < ignore_value]
+        if bad:
+            raise QgsProcessingException(f"LABEL_FIELD: class ids must be 0..{ignore_value - 1}; found {bad[:5]}")
+        class_names: list[str] = []
+    else:
+        if len(values) >= ignore_value:
+            raise QgsProcessingException(f"LABEL_FIELD: {len(values)} distinct classes; at most {ignore_value - 1}")
+        mapping = {v: i for i, v in enumerate(values)}
+        class_names = [str(v) for v in values]
+
+    reference = gdal.Open(reference_raster)
+    workdir = tempfile.mkdtemp(prefix="rsseg_labels_")
+    vector_path = os.path.join(workdir, "labels.gpkg")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject
+
+    target_crs = QgsCoordinateReferenceSystem.fromWkt(reference.GetProjection())
+    if target_crs.isValid() and target_crs != layer.crs():
+        options.ct = QgsCoordinateTransform(layer.crs(), target_crs, QgsProject.instance())
+    error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, vector_path, QgsCoordinateTransformContext(), options)
+    if error[0] != QgsVectorFileWriter.NoError:
+        raise QgsProcessingException(f"{parameter}: could not read the polygons of '{layer.name()}': {error[1]}")
+
+    output_path = output_path or os.path.join(workdir, "labels.tif")
+    driver = gdal.GetDriverByName("GTiff")
+    target = driver.Create(output_path, reference.RasterXSize, reference.RasterYSize, 1, gdal.GDT_Byte,
+                           options=["COMPRESS=DEFLATE", "TILED=YES"])
+    target.SetGeoTransform(reference.GetGeoTransform())
+    target.SetProjection(reference.GetProjection())
+    band = target.GetRasterBand(1)
+    band.SetNoDataValue(ignore_value)
+    band.Fill(ignore_value)
+    source = ogr.Open(vector_path)
+    ogr_layer = source.GetLayer(0)
+    for value, class_id in mapping.items():
+        literal = str(value).replace("'", "''")
+        ogr_layer.SetAttributeFilter(f"\"{field}\" = '{literal}'" if not numeric else f"\"{field}\" = {value}")
+        gdal.RasterizeLayer(target, [1], ogr_layer, burn_values=[class_id])
+    target.FlushCache()
+    target = None
+    source = None
+    return output_path, class_names

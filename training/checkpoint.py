@@ -1,0 +1,118 @@
+"""One checkpoint file per run: weights plus everything needed to trace and reuse them.
+
+A checkpoint holds the method's configuration dataclass (as a dict), the bands and the
+normalisation the network was trained with, class names and colours, the training history,
+and the optimiser state for resuming. Pretraining checkpoints also carry ``encoder_state``,
+the :class:`~training.nets.resnet.ResNetEncoder` (or denoiser) weights that fine-tuning
+loads without renaming.
+
+Files are written to a temporary name and renamed, so an interrupted save never leaves a
+broken checkpoint behind, and the previous one survives until the new one is complete.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT_VERSION = 1
+KNOWN_METHODS = ("supervised", "grass", "sdcluster", "diffusion")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked (corrupt, wrong bands, unknown method)."""
+
+
+@dataclass
+class Checkpoint:
+    """Everything a training run leaves behind."""
+
+    method: str                                   # one of KNOWN_METHODS
+    config: dict[str, Any]                        # asdict(the method's config dataclass)
+    bands: list[int]                              # 1-based raster bands, in model input order
+    band_offset: list[float]                      # the network sees (value - offset) / scale
+    band_scale: list[float]
+    model_state: dict[str, torch.Tensor]          # the method's whole module (resume)
+    encoder_state: dict[str, torch.Tensor] | None = None  # backbone weights to fine-tune from
+    architecture: str | None = None               # segmentation net, e.g. "deeplabv3plus"
+    architecture_kwargs: dict[str, Any] = field(default_factory=dict)
+    class_names: list[str] = field(default_factory=list)
+    class_colors: list[list[int]] = field(default_factory=list)
+    ignore_index: int = 255
+    nodata: float | None = None
+    epoch: int = 0                                # epochs completed
+    step: int = 0                                 # optimiser steps completed
+    finished: bool = False                        # all planned epochs done
+    history: list[dict[str, Any]] = field(default_factory=list)
+    optimizer_state: dict[str, Any] | None = None
+    extra_state: dict[str, Any] = field(default_factory=dict)   # EMA, schedulers, best scores
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat())
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.bands)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically: temporary file in the same folder, then rename."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"rsseg_checkpoint": True, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "Checkpoint":
+        """Read a checkpoint, with a clear message for missing, corrupt or foreign files."""
+        source = Path(path)
+        if not source.is_file():
+            raise CheckpointError(f"checkpoint {source} does not exist")
+        try:
+            payload = torch.load(source, map_location=map_location, weights_only=True)
+        except Exception as exc:  # torch raises many kinds for truncated or foreign files
+            raise CheckpointError(
+                f"{source} is not a readable rsseg checkpoint ({type(exc).__name__}: {exc}); "
+                "it may be truncated or made by another program: train again or pick another file"
+            ) from None
+        if not isinstance(payload, dict) or not payload.get("rsseg_checkpoint"):
+            raise CheckpointError(f"{source} is a torch file but not an rsseg checkpoint")
+        if payload.get("method") not in KNOWN_METHODS:
+            raise CheckpointError(
+                f"{source}: unknown method {payload.get('method')!r}; "
+                f"this version of rsseg knows {', '.join(KNOWN_METHODS)}"
+            )
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in names})
+
+    def check_bands(self, n_bands: int, what: str = "the input raster") -> None:
+        """Fail clearly when a checkpoint is reused on imagery with another band count."""
+        if n_bands != self.in_channels:
+            raise CheckpointError(
+                f"checkpoint was trained on {self.in_channels} bands ({self.bands}) but "
+                f"{what} gives {n_bands}: set BANDS to {self.in_channels} bands"
+            )
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """asdict() for a config dataclass, recording its type so a reader can tell methods apart."""
+    data = asdict(config)
+    data["config_type"] = type(config).__name__
+    return data
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a config dataclass, ignoring keys this version does not know."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

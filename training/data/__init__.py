@@ -1,0 +1,1 @@
+"""Reading training patches from rasters (rasterio windows, no qgis)."""

@@ -1,0 +1,97 @@
+"""Multi-process training under ``torchrun`` (gloo on CPU, nccl on GPU).
+
+Every method trains the same way whether it runs alone or under torchrun: parameters are
+broadcast from rank 0 at the start and gradients are averaged after each backward pass.
+Averaging gradients by hand (instead of wrapping in DistributedDataParallel) lets methods
+with unusual steps, such as GraSS's gradient-only first pass, work unchanged.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> DistributedContext:
+    """Join the process group torchrun describes in the environment; single process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistributedContext()
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    ctx = DistributedContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    if device.type == "cuda":
+        torch.cuda.set_device(ctx.local_rank)
+    return ctx
+
+
+def local_device(device: torch.device, ctx: DistributedContext) -> torch.device:
+    """Each process on its own GPU (LOCAL_RANK) when training on CUDA."""
+    if device.type == "cuda" and ctx.enabled:
+        return torch.device("cuda", ctx.local_rank)
+    return device
+
+
+def broadcast_module(module: nn.Module, ctx: DistributedContext) -> None:
+    """Copy rank 0's parameters and buffers to every process."""
+    if not ctx.enabled:
+        return
+    with torch.no_grad():
+        for tensor in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(tensor.data, src=0)
+
+
+def average_gradients(module: nn.Module, ctx: DistributedContext) -> None:
+    """Mean of each parameter's gradient over processes (after backward, before step)."""
+    if not ctx.enabled:
+        return
+    for param in module.parameters():
+        if param.grad is not None:
+            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+            param.grad /= ctx.world_size
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """In-place sum over processes (a no-op when alone); returns the tensor."""
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate a tensor's first dimension over processes (no gradient through others)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    parts[dist.get_rank()] = tensor
+    return torch.cat(parts, dim=0)
+
+
+def barrier(ctx: DistributedContext) -> None:
+    if ctx.enabled:
+        dist.barrier()
+
+
+def shutdown(ctx: DistributedContext) -> None:
+    if ctx.enabled and dist.is_initialized():
+        dist.destroy_process_group()
