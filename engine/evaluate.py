@@ -178,6 +178,33 @@ def _as_ids(values: np.ndarray, parameter: str) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def _renumber(values: np.ndarray, lookup: dict[int, int]) -> np.ndarray:
+    table = np.arange(max(int(values.max(initial=0)), max(lookup)) + 1, dtype=np.int64)
+    for old, new in lookup.items():
+        table[old] = new
+    return table[values]
+
+
+def name_lookup(reference_names: Sequence[str], prediction_names: Sequence[str]) -> tuple[dict[int, int], list[str]]:
+    """Reference id -> prediction id for classes with the same name (case-insensitive).
+
+    A polygon reference with text classes gets ids in sorted name order, which need not be
+    the model's order; matching by name compares like with like. Reference classes the
+    prediction does not know get new ids after the prediction's. Returns the lookup and
+    the merged class names.
+    """
+    names = list(prediction_names)
+    index = {n.strip().lower(): i for i, n in enumerate(names)}
+    lookup = {}
+    for ref_id, name in enumerate(reference_names):
+        key = name.strip().lower()
+        if key not in index:
+            index[key] = len(names)
+            names.append(name)
+        lookup[ref_id] = index[key]
+    return lookup, names
+
+
 def _grow(matrix: np.ndarray, size: int) -> np.ndarray:
     if size <= matrix.shape[0]:
         return matrix
@@ -191,8 +218,12 @@ def accumulate_confusion(
     reference_path: str | os.PathLike,
     ignore_value: int = 255,
     feedback: RunFeedback | None = None,
+    reference_lookup: dict[int, int] | None = None,
 ) -> np.ndarray:
-    """Square (reference x prediction) counts over every valid pixel, sized to the largest id."""
+    """Square (reference x prediction) counts over every valid pixel, sized to the largest id.
+
+    ``reference_lookup`` renumbers reference ids (e.g. to the prediction's ids by class name).
+    """
     feedback = feedback or RunFeedback()
     total = np.zeros((0, 0), dtype=np.int64)
     with rasterio.open(prediction_path) as pred, rasterio.open(reference_path) as ref_src:
@@ -209,6 +240,8 @@ def accumulate_confusion(
                 if ref is ref_src and ref.nodata is not None and math.isfinite(ref.nodata):
                     valid &= r != int(ref.nodata)
                 p, r = p[valid], r[valid]
+                if reference_lookup:
+                    r = _renumber(r, reference_lookup)
                 if p.size:
                     largest = int(max(p.max(), r.max()))
                     if largest > MAX_CLASS_ID:
@@ -236,6 +269,7 @@ def evaluate_rasters(
     ignore_value: int = 255,
     class_names: Sequence[str] | None = None,
     cluster_mode: bool = False,
+    reference_class_names: Sequence[str] | None = None,
     feedback: RunFeedback | None = None,
 ) -> EvaluationResult:
     """Score ``prediction_path`` against ``reference_path`` and write the report and table.
@@ -244,17 +278,25 @@ def evaluate_rasters(
     reference's. In ``cluster_mode`` prediction values are cluster ids, first matched to
     reference classes (:func:`engine.metrics.match_clusters`). The table is JSON when
     ``output_table`` ends in ``.json``, CSV otherwise. Either output may be None.
+    ``reference_class_names`` name the reference's ids (a rasterized polygon layer): when
+    the prediction stores class names, reference ids are renumbered to match by name.
     """
     feedback = feedback or RunFeedback()
-    counts = accumulate_confusion(prediction_path, reference_path, ignore_value, feedback)
+    given = list(class_names or [])
+    pred_names = category_names(prediction_path)
+    ref_names = list(reference_class_names or []) or category_names(reference_path)
+    lookup = None
+    if reference_class_names and pred_names and not cluster_mode:
+        lookup, merged = name_lookup(reference_class_names, pred_names)
+        given = given or merged
+        feedback.log("reference classes matched to the prediction's by name: " + ", ".join(
+            f"{reference_class_names[k]} -> {v}" for k, v in lookup.items()))
+    counts = accumulate_confusion(prediction_path, reference_path, ignore_value, feedback, lookup)
     if counts.sum() == 0:
         raise ValueError(
             "REFERENCE: no pixel has both a reference class and a prediction; check that the two rasters "
             f"overlap and that IGNORE_VALUE ({ignore_value}) is not the only reference value"
         )
-    given = list(class_names or [])
-    pred_names = category_names(prediction_path)
-    ref_names = category_names(reference_path)
     mapping: dict[int, int] = {}
     matching = ""
     cluster_cm = None

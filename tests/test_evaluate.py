@@ -152,3 +152,20 @@ def test_windows_are_bounded(tmp_path, monkeypatch):
     expected = np.zeros((3, 3), dtype=np.int64)
     np.add.at(expected, (ref.ravel(), pred.ravel()), 1)
     np.testing.assert_array_equal(small.confusion, expected)
+
+
+def test_reference_names_are_matched_to_prediction_names(tmp_path):
+    from osgeo import gdal
+
+    ref = blocks(40, 40, size=10, classes=2, seed=4)   # reference ids: 0 forest, 1 water (sorted names)
+    pred = (1 - ref).astype(np.uint8)                   # the model's ids: 0 water, 1 forest
+    path = write(tmp_path / "p.tif", pred)
+    ds = gdal.Open(path, gdal.GA_Update)
+    ds.GetRasterBand(1).SetCategoryNames(["Water", "Forest"])
+    ds = None
+    result = evaluate_rasters(path, write(tmp_path / "r.tif", ref), None, None,
+                              reference_class_names=["forest", "water"])
+    assert result.miou == pytest.approx(1.0)
+    assert result.class_names == ["Water", "Forest"]
+    lookup, names = ev.name_lookup(["a", "c"], ["a", "b"])
+    assert lookup == {0: 0, 1: 2} and names == ["a", "b", "c"]
