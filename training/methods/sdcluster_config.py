@@ -1,0 +1,53 @@
+"""SDCluster's configuration (no torch import: QGIS builds its forms from these fields).
+
+Defaults follow the authors' released configuration (openrsgis/SDCluster,
+``pretrain/config/config_pretrain.yaml`` and ``pretrain/model/sdcluster.py``); where this
+project deviates (ResNet instead of Swin-S, a 2 % minimum overlap) the field says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from training.config import PretrainConfig
+
+
+@dataclass
+class SDClusterConfig(PretrainConfig):
+    """Pixel-level clustering self-distillation (Xu et al., ISPRS J. 2025)."""
+
+    # --- optimisation (authors: AdamW, base lr 1.25e-3 for batch 128, wd 0.05, 20/100 warm-up epochs)
+    learning_rate: float = 1.25e-3        # for a batch of ``lr_reference_batch`` patches
+    lr_reference_batch: int = 128         # lr used = learning_rate * batch_size / lr_reference_batch (0 = no scaling)
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.2          # share of all steps spent warming up, when warmup_steps is 0
+    # --- network
+    output_stride: int = 16               # 16 (authors' Swin-S) or 8: dilated ResNet keeps the map dense
+    projector_hidden: int = 2048          # 1x1-conv MLP encoder -> hidden -> hidden -> embedding_dim
+    embedding_dim: int = 256
+    predictor_hidden: int = 2048          # MLP on the student's prototype slots (CTR term)
+    prototypes: int = 256                 # K learnable cluster prototypes
+    # --- assignments and losses
+    teacher_temperature: float = 0.07     # Sinkhorn-Knopp on teacher cosine scores
+    sinkhorn_iterations: int = 3
+    student_temperature: float = 0.1      # student log-softmax
+    attention_temperature: float = 0.07   # soft pooling of one slot per prototype
+    contrast_temperature: float = 0.2     # InfoNCE between student and teacher slots (loss x 2*tau)
+    sd_weight: float = 0.5                # L = sd_weight*(SD12+SD21) + ctr_weight*(CTR12+CTR21)
+    ctr_weight: float = 0.5
+    momentum_start: float = 0.99          # teacher EMA momentum, cosine ramp to momentum_end
+    momentum_end: float = 1.0
+    # --- views (two global crops of each patch)
+    view_size: int = 0                    # crops are resized to this; 0 = the patch size
+    crop_scale_min: float = 0.25          # crop area share of the patch
+    crop_scale_max: float = 1.0
+    min_overlap: float = 0.02             # the two crops share at least this share of the patch
+    flip_probability: float = 0.5         # horizontal flip per view
+    jitter_probability: float = 0.8       # colour jitter (0.4, 0.4, 0.2, 0.1) per view
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.2
+    hue: float = 0.1
+    grayscale_probability: float = 0.2
+    blur_probability: float = 0.5
+    # --- export
+    cluster_branch: str = "teacher"       # network the cluster map uses: teacher (EMA, smoother) or student
