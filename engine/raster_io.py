@@ -1,0 +1,252 @@
+"""Reading model inputs from a raster and writing the class map, window by window.
+
+Reading: any band count and dtype (uint8, uint16, int16, float32, ...), a selection of
+1-based bands, the card's per-band normalisation ``(value - offset) / scale``, and a
+validity mask (nodata value, alpha band or mask band, NaN). Windows reaching outside the
+raster are padded by reflection, so a tile at the edge still sees image-like content.
+
+Writing: a tiled, DEFLATE-compressed uint8 GeoTIFF on the same pixel grid as the input
+(clipped to the region), with a colour table and class names, nodata 255 where the input
+had none; optionally a float32 confidence raster (the winning class's probability). Both
+are written to hidden temporary files renamed at the end, so an interrupted run never
+leaves a half-written result under the requested name. Rows are buffered and written in
+whole 256-pixel blocks so compressed blocks are written once.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+import numpy as np
+import rasterio
+from rasterio.enums import MaskFlags
+from rasterio.windows import Window, from_bounds
+
+CLASS_NODATA = 255
+CONFIDENCE_NODATA = -1.0
+BLOCK = 256
+
+
+# ---------------------------------------------------------------------------- regions
+@dataclass(frozen=True)
+class Region:
+    """The pixel window of the raster being segmented."""
+
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+
+
+def raster_region(src, extent: tuple[float, float, float, float] | None) -> Region:
+    """Pixel window of ``extent`` (xmin, ymin, xmax, ymax, raster CRS), snapped outwards and clipped."""
+    if extent is None:
+        return Region(0, 0, src.height, src.width)
+    xmin, ymin, xmax, ymax = (float(v) for v in extent)
+    if not (xmax > xmin and ymax > ymin):
+        raise ValueError(f"EXTENT: empty extent ({xmin}, {ymin}, {xmax}, {ymax}); draw or choose a non-empty area")
+    win = from_bounds(xmin, ymin, xmax, ymax, transform=src.transform)
+    row0 = max(0, int(np.floor(win.row_off + 1e-6)))
+    col0 = max(0, int(np.floor(win.col_off + 1e-6)))
+    row1 = min(src.height, int(np.ceil(win.row_off + win.height - 1e-6)))
+    col1 = min(src.width, int(np.ceil(win.col_off + win.width - 1e-6)))
+    if row1 <= row0 or col1 <= col0:
+        b = src.bounds
+        raise ValueError(
+            f"EXTENT: ({xmin}, {ymin}, {xmax}, {ymax}) does not overlap the raster "
+            f"({b.left}, {b.bottom}, {b.right}, {b.top}, same CRS); choose an extent over the raster"
+        )
+    return Region(row0, col0, row1 - row0, col1 - col0)
+
+
+# ---------------------------------------------------------------------------- reading
+class RasterReader:
+    """Normalised, padded windows of selected bands, with a validity mask."""
+
+    def __init__(self, src, bands: list[int], offset: list[float], scale: list[float], fallback_nodata: float | None = None):
+        self.src = src
+        self.bands = list(bands)
+        self.offset = np.asarray(offset, np.float32).reshape(-1, 1, 1)
+        self.inv_scale = (1.0 / np.asarray(scale, np.float32)).reshape(-1, 1, 1)
+        flags = src.mask_flag_enums[self.bands[0] - 1]
+        self.mask_band = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
+        nodatas = [src.nodatavals[b - 1] for b in self.bands]
+        if any(v is not None for v in nodatas):
+            self.nodata = [v for v in nodatas]
+        elif fallback_nodata is not None:
+            self.nodata = [fallback_nodata] * len(self.bands)
+        else:
+            self.nodata = None
+        self.is_float = np.issubdtype(np.dtype(src.dtypes[self.bands[0] - 1]), np.floating)
+
+    def read(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bands, height, width) float32 model input and (height, width) bool valid mask.
+
+        The window may reach outside the raster: the part inside is read, the rest mirrored.
+        Invalid pixels are set to 0 after normalisation (the mean of the training data).
+        """
+        r0, c0 = max(0, row), max(0, col)
+        r1, c1 = min(self.src.height, row + height), min(self.src.width, col + width)
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        raw = self.src.read(self.bands, window=window)
+        valid = self._valid(raw, window)
+        data = raw.astype(np.float32)
+        data -= self.offset
+        data *= self.inv_scale
+        data[:, ~valid] = 0.0
+        pads = ((r0 - row, row + height - r1), (c0 - col, col + width - c1))
+        if any(p for pair in pads for p in pair):
+            data = np.stack([_pad(band, pads) for band in data])
+            valid = np.pad(valid, pads, mode="constant", constant_values=False)
+        return data, valid
+
+    def _valid(self, raw: np.ndarray, window: Window) -> np.ndarray:
+        valid = np.ones(raw.shape[1:], dtype=bool)
+        if self.mask_band:
+            valid &= self.src.read_masks(self.bands[0], window=window) > 0
+        if self.nodata is not None:
+            is_nodata = np.ones(raw.shape[1:], dtype=bool)
+            for band, value in zip(raw, self.nodata):
+                if value is None:
+                    is_nodata[:] = False
+                elif np.isnan(value):
+                    is_nodata &= np.isnan(band)
+                else:
+                    is_nodata &= band == value
+            valid &= ~is_nodata
+        if self.is_float:
+            valid &= ~np.isnan(raw).any(axis=0)
+        return valid
+
+
+def _pad(band: np.ndarray, pads) -> np.ndarray:
+    """Mirror padding; a 1-pixel-wide window can only be repeated."""
+    mode = "reflect" if min(band.shape) > 1 else "edge"
+    return np.pad(band, pads, mode=mode)
+
+
+# ---------------------------------------------------------------------------- writing
+def temp_path_for(path: str) -> str:
+    """A hidden sibling of ``path`` (same folder, so the final rename is atomic)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def check_writable(path: str, parameter: str) -> None:
+    """Fail early, naming the parameter, when ``path`` cannot be created."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise ValueError(f"{parameter}: folder {folder} does not exist; choose an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{parameter}: cannot write in {folder}; choose a folder you can write to")
+    if os.path.isdir(path):
+        raise ValueError(f"{parameter}: {path} is a folder; give a file name such as classes.tif")
+
+
+class ClassRasterWriter:
+    """The class map (and optional confidence map) of a region, written in aligned blocks."""
+
+    def __init__(self, path: str, src, region: Region, class_names: list[str], colors: list[tuple[int, int, int]],
+                 confidence_path: str | None = None):
+        self.path, self.confidence_path = path, confidence_path
+        self.class_names = list(class_names)
+        transform = src.window_transform(Window(region.col_off, region.row_off, region.width, region.height))
+        profile = dict(driver="GTiff", width=region.width, height=region.height, count=1, crs=src.crs,
+                       transform=transform, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
+                       compress="deflate", BIGTIFF="IF_SAFER")
+        self._tmp: list[tuple[str, str]] = []
+        self._datasets = []
+        tmp = temp_path_for(path)
+        self._tmp.append((tmp, path))
+        many = len(class_names) > 255  # uint8 holds 255 classes beside nodata; clusterings may have more
+        self.nodata = 65535 if many else CLASS_NODATA
+        self.classes = rasterio.open(tmp, "w", dtype="uint16" if many else "uint8", nodata=self.nodata, **profile)
+        self._datasets.append(self.classes)
+        self.classes.write_colormap(1, {k: (*map(int, c), 255) for k, c in enumerate(colors)})
+        self.confidence = None
+        if confidence_path:
+            tmp = temp_path_for(confidence_path)
+            self._tmp.append((tmp, confidence_path))
+            self.confidence = rasterio.open(tmp, "w", dtype="float32", nodata=CONFIDENCE_NODATA, predictor=3, **profile)
+            self._datasets.append(self.confidence)
+        self._pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+        self._pending_col: int | None = None
+
+    # rows arrive in order within a column block; they are written once a 256-row block is full
+    def add_rows(self, row: int, col: int, classes: np.ndarray, confidence: np.ndarray | None) -> None:
+        if self._pending and (col != self._pending_col or row != self._next_row()):
+            self.flush()
+        self._pending_col = col
+        self._pending.append((row, classes, confidence))
+        first, end = self._pending[0][0], self._next_row()
+        boundary = (end // BLOCK) * BLOCK
+        if boundary > first:
+            self._write_until(boundary)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._write_until(self._next_row())
+
+    def _next_row(self) -> int:
+        row, classes, _ = self._pending[-1]
+        return row + classes.shape[0]
+
+    def _write_until(self, stop: int) -> None:
+        first = self._pending[0][0]
+        classes = np.concatenate([c for _, c, _ in self._pending], axis=0)
+        conf = None
+        if self.confidence is not None:
+            conf = np.concatenate([f for _, _, f in self._pending], axis=0)
+        n = stop - first
+        col = self._pending_col
+        window = Window(col, first, classes.shape[1], n)
+        self.classes.write(classes[:n], 1, window=window)
+        if self.confidence is not None:
+            self.confidence.write(conf[:n], 1, window=window)
+        self._pending = [] if n == classes.shape[0] else [(stop, classes[n:], None if conf is None else conf[n:])]
+
+    def commit(self) -> None:
+        """Finish the files and move them to their final names (with class names beside)."""
+        self.flush()
+        self._close()
+        for tmp, final in self._tmp:
+            _remove_quietly(final + ".aux.xml")  # stale statistics/categories of an older file
+            os.replace(tmp, final)
+        self._tmp = []
+        write_category_names(self.path, self.class_names)
+
+    def abort(self) -> None:
+        """Close and delete the temporary files: nothing is left behind."""
+        self._pending = []
+        try:
+            self._close()
+        finally:
+            for tmp, _ in self._tmp:
+                _remove_quietly(tmp)
+                _remove_quietly(tmp + ".aux.xml")
+            self._tmp = []
+
+    def _close(self) -> None:
+        while self._datasets:
+            self._datasets.pop().close()
+
+
+def write_category_names(path: str, names: list[str], band: int = 1) -> None:
+    """GDAL category names for ``band`` of ``path``, in its PAM side-car (``.aux.xml``).
+
+    GeoTIFF has no tag for category names; GDAL (and QGIS) read them from this file.
+    """
+    categories = "".join(f"<Category>{escape(name)}</Category>" for name in names)
+    xml = (f'<PAMDataset>\n  <PAMRasterBand band="{band}">\n'
+           f"    <CategoryNames>{categories}</CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n")
+    with open(path + ".aux.xml", "w", encoding="utf-8") as handle:
+        handle.write(xml)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

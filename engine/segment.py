@@ -1,0 +1,357 @@
+"""Segment a raster with an ONNX model: tiles in, blended class map out, streaming.
+
+Three threads keep the model busy:
+
+    reader  --batches-->  model (this thread)  --scores-->  blender + writer
+
+The reader reads one row of tiles at a time (one window per row, not per tile), normalises
+it and cuts it into batches; the model thread only runs onnxruntime (which releases the
+GIL); the blender averages overlapping scores in a strip of rows and hands finished rows
+to the writer. Queues are short, so memory depends on the tile size, the batch size and
+the width of a column block, never on the raster's height; very wide rasters are cut into
+column blocks of bounded width. Cancellation is polled between batches; on cancel or
+error the temporary outputs are deleted.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import rasterio
+
+from .blending import StripBlender
+from .progress import RunFeedback
+from .raster_io import ClassRasterWriter, RasterReader, Region, check_writable, raster_region
+from .session import ModelSession, open_model
+from .tiling import ColumnBlock, TileGrid, blend_window, column_blocks, make_grid
+
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 15.0
+DEFAULT_BATCH = 4
+DEFAULT_STRIP_MB = 64
+GDAL_CACHE_MB = 64       # GDAL's block cache would otherwise grow to 5% of RAM on big rasters
+QUEUE_DEPTH = 2
+POLL_S = 0.2
+
+
+@dataclass
+class SegmentResult:
+    """What a run produced, and how it went."""
+
+    output_path: str
+    confidence_path: str | None
+    class_names: list[str]
+    class_colors: list[tuple[int, int, int]]
+    provider: str
+    bands: list[int]
+    tile_size: tuple[int, int]
+    overlap_percent: float
+    batch_size: int
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TileRef:
+    """One tile of a batch; the last tile of a row of tiles carries the validity of the rows it finishes."""
+
+    block: int
+    i: int
+    j: int
+    row_valid: np.ndarray | None = None
+
+
+def segment_raster(
+    input_path: str,
+    model_path: str,
+    output_path: str,
+    *,
+    extent: tuple[float, float, float, float] | None = None,
+    bands: list[int] | None = None,
+    tile_size: int = 0,
+    overlap: float | None = None,
+    batch_size: int = 0,
+    device: str = "auto",
+    threads: int = 0,
+    confidence_path: str | None = None,
+    feedback: RunFeedback | None = None,
+    max_strip_mb: float = DEFAULT_STRIP_MB,
+) -> SegmentResult:
+    """Write the class map of ``input_path`` (optionally inside ``extent``) to ``output_path``.
+
+    ``tile_size``/``overlap`` (percent)/``batch_size`` of 0/None come from the model card,
+    then the model's fixed input shape, then defaults (512 px, 15 %, 4). ``bands`` are
+    1-based; default: the card's ``rsseg_bands``, else the first N bands.
+    """
+    feedback = feedback or RunFeedback()
+    started = time.perf_counter()
+    check_writable(output_path, "OUTPUT")
+    if confidence_path:
+        check_writable(confidence_path, "CONFIDENCE")
+        if os.path.abspath(confidence_path) == os.path.abspath(output_path):
+            raise ValueError("CONFIDENCE: must be a different file from OUTPUT")
+    if not os.path.isfile(input_path):
+        raise ValueError(f"INPUT: {input_path} does not exist")
+    model = open_model(model_path, device=device, threads=threads, log=feedback.log)
+
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        try:
+            src = rasterio.open(input_path)
+        except rasterio.RasterioIOError as exc:
+            raise ValueError(f"INPUT: GDAL cannot read {input_path} ({exc})") from None
+        with src:
+            chosen = resolve_bands(src.count, bands, model, feedback.log)
+            region = raster_region(src, extent)
+            tile = choose_tile(model, tile_size)
+            batch = choose_batch(model, batch_size, feedback.log)
+            out_size, n_classes = probe_output(model, tile)
+            overlap = float(overlap if overlap is not None else (model.card.tile_overlap_percent or DEFAULT_OVERLAP))
+            grid = make_grid(region.height, region.width, tile, out_size, overlap)
+            blocks = column_blocks(grid, block_width(grid, n_classes, max_strip_mb))
+            names, colors = model.card.names_for(n_classes), model.card.colors_for(n_classes)
+            offset, scale = model.card.normalization(len(chosen))
+            reader = RasterReader(src, chosen, offset, scale, model.card.nodata)
+            feedback.log(
+                f"{grid.n_tiles} tiles of {tile[0]}x{tile[1]} px (output {out_size[0]}x{out_size[1]}), "
+                f"overlap {overlap:g} %, batch {batch}, bands {chosen}, {n_classes} classes"
+                + (f", {len(blocks)} column blocks" if len(blocks) > 1 else "")
+            )
+            writer = ClassRasterWriter(output_path, src, region, names, colors, confidence_path)
+            try:
+                timing = _run_pipeline(model, reader, writer, region, grid, blocks, batch, n_classes,
+                                       confidence_path is not None, feedback)
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+    timing["total_s"] = time.perf_counter() - started
+    timing["megapixels"] = region.height * region.width / 1e6
+    timing["mpix_per_s"] = timing["megapixels"] / max(timing["total_s"], 1e-9)
+    feedback.set_progress(1.0)
+    feedback.log(f"segmented {timing['megapixels']:.1f} Mpix in {timing['total_s']:.1f} s on {model.provider}")
+    return SegmentResult(output_path, confidence_path, names, colors, model.provider, chosen, tile, overlap, batch, timing)
+
+
+# ---------------------------------------------------------------------------- choices
+def resolve_bands(count: int, bands: list[int] | None, model: ModelSession, log=None) -> list[int]:
+    """BANDS, else the card's bands, else the first N raster bands (Deepness rule)."""
+    need = model.input_channels
+    if bands:
+        chosen, source = [int(b) for b in bands], "BANDS"
+    elif model.card.bands:
+        chosen, source = list(model.card.bands), "the model card"
+    else:
+        if count < need:
+            raise ValueError(f"BANDS: raster has {count} band{'s' if count != 1 else ''}, model expects {need}: set BANDS "
+                             f"to {need} band numbers (repeating is allowed, e.g. {','.join(['1'] * need)})")
+        if count > need and log is not None:
+            log(f"raster has {count} bands, model reads {need}: using bands 1-{need} (set BANDS to choose others)")
+        return list(range(1, need + 1))
+    if len(chosen) != need:
+        raise ValueError(f"BANDS: {source} lists {len(chosen)} bands, model expects {need}: set BANDS to {need} band numbers")
+    bad = [b for b in chosen if not 1 <= b <= count]
+    if bad:
+        raise ValueError(f"BANDS: raster has {count} bands, cannot read band(s) {bad} (from {source}); set BANDS")
+    return chosen
+
+
+def choose_tile(model: ModelSession, tile_size: int) -> tuple[int, int]:
+    """TILE_SIZE, else the card's, else 512; a fixed-shape model imposes its own."""
+    fixed = model.fixed_tile
+    if fixed is not None:
+        if tile_size and (tile_size, tile_size) != fixed:
+            raise ValueError(f"TILE_SIZE: this model only accepts {fixed[0]}x{fixed[1]} tiles; set TILE_SIZE to 0 or {fixed[0]}")
+        return fixed
+    size = int(tile_size or model.card.tile_size or DEFAULT_TILE)
+    if size < 8:
+        raise ValueError(f"TILE_SIZE: {size} px is too small; use 0 (model default) or at least 64")
+    return size, size
+
+
+def choose_batch(model: ModelSession, batch_size: int, log=None) -> int:
+    """BATCH_SIZE (0 = automatic); a model exported with a fixed batch imposes it."""
+    if model.fixed_batch is not None:
+        if batch_size and batch_size != model.fixed_batch and log is not None:
+            log(f"BATCH_SIZE {batch_size} ignored: the model was exported with a fixed batch of {model.fixed_batch}")
+        return model.fixed_batch
+    if batch_size < 0:
+        raise ValueError(f"BATCH_SIZE: expected 0 (automatic) or a positive number, got {batch_size}")
+    return int(batch_size or model.card.config.get("inference_batch_size", 0) or DEFAULT_BATCH)
+
+
+def probe_output(model: ModelSession, tile: tuple[int, int]) -> tuple[tuple[int, int], int]:
+    """Run one blank tile: the output's size (centre crop if smaller) and class count."""
+    batch = np.zeros((model.fixed_batch or 1, model.input_channels, *tile), np.float32)
+    try:
+        probs = model.probabilities(batch)
+    except ValueError:
+        raise
+    except Exception as exc:  # onnxruntime's own error types
+        raise ValueError(f"TILE_SIZE: the model fails on {tile[0]}x{tile[1]} tiles ({str(exc).splitlines()[0]}); "
+                         "try the tile size it was trained with (often a multiple of 32)") from None
+    out = (int(probs.shape[2]), int(probs.shape[3]))
+    if out[0] * 2 <= tile[0] or out[1] * 2 <= tile[1]:
+        raise ValueError(f"MODEL: output {out} is much smaller than its input {tile}; rsseg expects full-resolution "
+                         "outputs (or a centre crop, as with valid convolutions)")
+    return out, int(probs.shape[1])
+
+
+def block_width(grid: TileGrid, n_classes: int, max_strip_mb: float) -> int:
+    """Column-block width keeping the score strip under ``max_strip_mb`` (0 = no limit)."""
+    if not max_strip_mb or max_strip_mb <= 0:
+        return 0
+    per_column = (n_classes + 1) * grid.out[0] * 4
+    width = int(max_strip_mb * 2**20 // per_column) // 256 * 256
+    return max(width, 8 * grid.out[1] // 256 * 256 + 256)  # wide enough that re-computed edge tiles stay few
+
+
+# ---------------------------------------------------------------------------- pipeline
+def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRasterWriter, region: Region,
+                  grid: TileGrid, blocks: list[ColumnBlock], batch: int, n_classes: int,
+                  want_confidence: bool, feedback: RunFeedback) -> dict[str, float]:
+    stop = threading.Event()
+    to_model: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    to_writer: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    errors: list[BaseException] = []
+    timing = {"model_s": 0.0, "wait_input_s": 0.0, "read_s": 0.0, "blend_write_s": 0.0}
+
+    def guarded(target):
+        def run():
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                errors.append(exc)
+                stop.set()
+        return run
+
+    def produce():
+        for item in _batches(reader, region, grid, blocks, batch, timing):
+            if not _put(to_model, item, stop):
+                return
+        _put(to_model, None, stop)
+
+    def consume():
+        window = blend_window(*grid.out)
+        blender, current = None, -1
+        nodata = 255 if n_classes <= 255 else 65535
+        while True:
+            item = _get(to_writer, stop)
+            if item is None:
+                break
+            t0 = time.perf_counter()
+            probs, refs = item
+            for p, ref in zip(probs, refs):
+                if ref.block != current:
+                    current = ref.block
+                    blender = StripBlender(grid, blocks[current], n_classes, window)
+                blender.add(p, ref.i, ref.j)
+                if ref.row_valid is not None:
+                    row, classes, conf = blender.finish_row(ref.i, ref.row_valid, want_confidence, nodata)
+                    writer.add_rows(row, blocks[current].start, classes, conf)
+            timing["blend_write_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        writer.flush()
+        timing["blend_write_s"] += time.perf_counter() - t0
+
+    threads = [threading.Thread(target=guarded(produce), name="rsseg-reader", daemon=True),
+               threading.Thread(target=guarded(consume), name="rsseg-writer", daemon=True)]
+    for thread in threads:
+        thread.start()
+    total = grid.n_tiles if len(blocks) == 1 else sum(len(grid.rows) * len(b.tile_cols) for b in blocks)
+    done = 0
+    try:
+        while True:
+            feedback.check_cancelled()
+            t0 = time.perf_counter()
+            try:
+                item = to_model.get(timeout=POLL_S)
+            except queue.Empty:
+                timing["wait_input_s"] += time.perf_counter() - t0
+                if errors:
+                    break
+                continue
+            timing["wait_input_s"] += time.perf_counter() - t0
+            if item is None:
+                break
+            data, refs = item
+            t0 = time.perf_counter()
+            probs = model.probabilities(_pad_batch(data, model.fixed_batch))[: len(refs)]
+            timing["model_s"] += time.perf_counter() - t0
+            if not _put(to_writer, (probs, refs), stop):
+                break
+            done += len(refs)
+            feedback.set_progress(0.99 * done / total)
+        _put(to_writer, None, stop)
+        while threads[1].is_alive():
+            feedback.check_cancelled()
+            threads[1].join(POLL_S)
+    except BaseException:
+        stop.set()
+        for thread in threads:
+            thread.join(5.0)
+        raise
+    if errors:
+        stop.set()
+        for thread in threads:
+            thread.join(5.0)
+        raise errors[0]
+    timing["tiles"] = float(done)
+    return timing
+
+
+def _batches(reader: RasterReader, region: Region, grid: TileGrid, blocks: list[ColumnBlock], batch: int, timing):
+    """(inputs (n, C, H, W), [TileRef]) batches, row of tiles by row of tiles, block by block."""
+    th, tw = grid.tile
+    arrays: list[np.ndarray] = []
+    refs: list[TileRef] = []
+    for b, block in enumerate(blocks):
+        first, last = block.tile_cols[0], block.tile_cols[-1]
+        for i in range(len(grid.rows)):
+            t0 = time.perf_counter()
+            row_in, col_in = grid.input_origin(i, first)
+            width = grid.input_origin(i, last)[1] + tw - col_in
+            data, valid = reader.read(region.row_off + row_in, region.col_off + col_in, th, width)
+            start, end = grid.final_rows(i)
+            row_valid = valid[start - row_in:end - row_in, block.start - col_in:block.stop - col_in]
+            timing["read_s"] += time.perf_counter() - t0
+            for j in block.tile_cols:
+                c = grid.input_origin(i, j)[1] - col_in
+                arrays.append(data[:, :, c:c + tw])
+                refs.append(TileRef(b, i, j, row_valid if j == last else None))
+                if len(arrays) == batch:
+                    yield np.stack(arrays), refs
+                    arrays, refs = [], []
+    if arrays:
+        yield np.stack(arrays), refs
+
+
+def _pad_batch(data: np.ndarray, fixed_batch: int | None) -> np.ndarray:
+    """Fill a short last batch with blank tiles for models exported with a fixed batch."""
+    if fixed_batch is None or data.shape[0] == fixed_batch:
+        return data
+    pad = np.zeros((fixed_batch - data.shape[0], *data.shape[1:]), data.dtype)
+    return np.concatenate([data, pad])
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put unless the run is stopping; False when it is."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    """Next item, or None when the run is stopping."""
+    while not stop.is_set():
+        try:
+            return q.get(timeout=POLL_S)
+        except queue.Empty:
+            continue
+    return None

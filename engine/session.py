@@ -1,0 +1,146 @@
+"""Opening an ONNX model: the onnxruntime session, its model card and its tensor shapes.
+
+Everything the segmenter needs to know about a model is gathered here once: which
+execution provider really runs it (asked for is not the same as got), whether the input
+has a fixed batch or tile size (Deepness models are often exported as 1x3x512x512), and
+how to turn its raw output into per-class probabilities (softmax/sigmoid inside the graph,
+logits, or one sigmoid channel standing for two classes).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from .model_card import ModelCard
+
+DEVICES = ("auto", "cpu", "cuda")
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+@dataclass
+class ModelSession:
+    """An opened model. Dimensions are ``None`` where the ONNX input is dynamic."""
+
+    path: str
+    session: ort.InferenceSession
+    card: ModelCard
+    input_name: str
+    input_channels: int
+    input_height: int | None
+    input_width: int | None
+    fixed_batch: int | None
+    output_channels: int | None
+    provider: str
+
+    @property
+    def fixed_tile(self) -> tuple[int, int] | None:
+        """(height, width) when the model only accepts one tile size."""
+        if self.input_height is not None and self.input_width is not None:
+            return self.input_height, self.input_width
+        return None
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Raw model output for an (N, C, H, W) float32 batch, as (N, K, h, w)."""
+        out = self.session.run(None, {self.input_name: batch})[0]
+        if out.ndim == 3:  # (N, h, w): one score map
+            out = out[:, None]
+        if out.ndim != 4:
+            raise ValueError(f"MODEL: output has shape {out.shape}; rsseg expects (batch, classes, height, width)")
+        return out
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Per-class probabilities (N, K, h, w), K >= 2, for an input batch."""
+        return to_probabilities(self.run(batch), self.card.outputs)
+
+
+def to_probabilities(raw: np.ndarray, outputs: str = "probabilities") -> np.ndarray:
+    """Raw model output -> class probabilities.
+
+    ``outputs == "logits"``: softmax over classes (sigmoid for one channel). One channel is
+    a foreground probability: it becomes two classes, background = 1 - p, as in Deepness.
+    """
+    scores = raw.astype(np.float32, copy=False)
+    if outputs == "logits":
+        if scores.shape[1] == 1:
+            scores = 1.0 / (1.0 + np.exp(-scores))
+        else:
+            scores = scores - scores.max(axis=1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=1, keepdims=True)
+    if scores.shape[1] == 1:
+        scores = np.concatenate([1.0 - scores, scores], axis=1)
+    return scores
+
+
+def choose_providers(device: str) -> list[str]:
+    """onnxruntime providers for DEVICE auto/cpu/cuda; 'cuda' without CUDA is an error."""
+    device = (device or "auto").lower()
+    if device not in DEVICES:
+        raise ValueError(f"DEVICE: expected one of {', '.join(DEVICES)}, got {device!r}")
+    available = ort.get_available_providers()
+    has_cuda = CUDA_PROVIDER in available
+    if device == "cuda" and not has_cuda:
+        raise ValueError(
+            "DEVICE: 'cuda' asked for, but this onnxruntime has no CUDAExecutionProvider "
+            f"(available: {', '.join(available)}). Install onnxruntime-gpu matching your CUDA, or set DEVICE to auto/cpu."
+        )
+    if device in ("cuda", "auto") and has_cuda:
+        return [CUDA_PROVIDER, CPU_PROVIDER]
+    return [CPU_PROVIDER]
+
+
+def open_model(path: str | os.PathLike, device: str = "auto", threads: int = 0, log=None) -> ModelSession:
+    """Open ``path`` with onnxruntime on DEVICE, with ``threads`` intra-op threads (0 = all cores)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"MODEL: {path} does not exist")
+    providers = choose_providers(device)
+    options = ort.SessionOptions()
+    if threads and threads > 0:
+        options.intra_op_num_threads = int(threads)
+    options.log_severity_level = 3  # onnxruntime's own warnings are noise for users
+    try:
+        session = ort.InferenceSession(path, sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"MODEL: {path} is not an ONNX model onnxruntime can open ({text})") from None
+    used = session.get_providers()[0]
+    if device == "cuda" and used != CUDA_PROVIDER:
+        raise ValueError(f"DEVICE: CUDA was asked for but onnxruntime fell back to {used}; check the CUDA/cuDNN install")
+    if log is not None:
+        log(f"model {os.path.basename(path)} runs on {used}")
+
+    card = ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map)
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ValueError(f"MODEL: {path} has {len(inputs)} inputs; rsseg runs models with one image input")
+    shape = list(inputs[0].shape)
+    if len(shape) != 4:
+        raise ValueError(f"MODEL: input shape {shape}; rsseg expects (batch, bands, height, width)")
+    channels = _static(shape[1])
+    if channels is None:
+        channels = len(card.bands) if card.bands else None
+    if channels is None:
+        raise ValueError("MODEL: the input band count is dynamic and the model card gives no rsseg_bands")
+    out_shape = session.get_outputs()[0].shape
+    return ModelSession(
+        path=path,
+        session=session,
+        card=card,
+        input_name=inputs[0].name,
+        input_channels=channels,
+        input_height=_static(shape[2]),
+        input_width=_static(shape[3]),
+        fixed_batch=_static(shape[0]),
+        output_channels=_static(out_shape[1]) if len(out_shape) == 4 else None,
+        provider=used,
+    )
+
+
+def _static(dim) -> int | None:
+    """An ONNX dimension as int when fixed, ``None`` when symbolic or unknown."""
+    return int(dim) if isinstance(dim, (int, np.integer)) and dim > 0 else None

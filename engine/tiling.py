@@ -1,0 +1,122 @@
+"""Where the tiles go, and how much each pixel of a tile counts when tiles overlap.
+
+Coordinates are in pixels of the *region* being segmented (the raster, or the part of it
+inside EXTENT), origin at its top-left corner.
+
+A model maps an input tile of ``tile`` pixels to an output of ``out`` pixels. When the
+output is smaller (valid convolutions: 512 -> 484), it covers the centred part of the
+tile, ``margin = (tile - out) // 2`` pixels in from the top-left. The grid is laid out in
+*output* pixels so that the outputs cover the whole region; input tiles then reach
+``margin`` pixels outside, into real neighbouring pixels or padding.
+
+Output tiles start every ``stride`` pixels; the last one is moved back to end at the
+region's edge (never past it), so only a region smaller than one tile needs padding.
+Outputs falling outside the region are dropped, which gives padding a weight of 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Tile layout over a region of ``height`` x ``width`` pixels."""
+
+    height: int
+    width: int
+    tile: tuple[int, int]     # input tile (rows, cols)
+    out: tuple[int, int]      # model output per tile (rows, cols)
+    rows: tuple[int, ...]     # top row of each output tile
+    cols: tuple[int, ...]     # left column of each output tile
+
+    @property
+    def margin(self) -> tuple[int, int]:
+        """Offset of the output inside the input tile (centre-crop alignment)."""
+        return (self.tile[0] - self.out[0]) // 2, (self.tile[1] - self.out[1]) // 2
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def final_rows(self, i: int) -> tuple[int, int]:
+        """Rows no tile after tile-row ``i`` touches: they are finished once row ``i`` is.
+
+        Tile rows start in increasing order, so rows above the next tile row's top are final.
+        """
+        end = self.rows[i + 1] if i + 1 < len(self.rows) else self.height
+        return self.rows[i], end
+
+    def input_origin(self, i: int, j: int) -> tuple[int, int]:
+        """Top-left of the input tile (i, j) in region pixels (may be negative)."""
+        my, mx = self.margin
+        return self.rows[i] - my, self.cols[j] - mx
+
+
+def axis_starts(length: int, size: int, stride: int) -> tuple[int, ...]:
+    """Starts of windows of ``size`` every ``stride`` covering [0, length); last one flush with the end."""
+    if length <= size:
+        return (0,)
+    starts = list(range(0, length - size, stride))
+    starts.append(length - size)
+    return tuple(dict.fromkeys(starts))  # the flush window may coincide with a regular one
+
+
+def make_grid(height: int, width: int, tile: tuple[int, int], out: tuple[int, int], overlap_percent: float) -> TileGrid:
+    """Grid of tiles whose outputs overlap by ``overlap_percent`` of the output tile."""
+    if height <= 0 or width <= 0:
+        raise ValueError("EXTENT: the region to segment is empty")
+    if not 0 <= overlap_percent < 100:
+        raise ValueError(f"OVERLAP: expected a percentage in [0, 100), got {overlap_percent}")
+    if out[0] > tile[0] or out[1] > tile[1]:
+        raise ValueError(f"MODEL: output {out} is larger than its input tile {tile}; rsseg expects the same size or a centre crop")
+    strides = [max(1, size - int(round(size * overlap_percent / 100.0))) for size in out]
+    return TileGrid(
+        height=height,
+        width=width,
+        tile=tuple(tile),
+        out=tuple(out),
+        rows=axis_starts(height, out[0], strides[0]),
+        cols=axis_starts(width, out[1], strides[1]),
+    )
+
+
+@dataclass(frozen=True)
+class ColumnBlock:
+    """A band of output columns [start, stop) and the tile columns that touch it.
+
+    Very wide regions are processed block by block so memory stays bounded by the block
+    width; tiles straddling a block edge are computed once per block they touch.
+    """
+
+    start: int
+    stop: int
+    tile_cols: tuple[int, ...]
+
+
+def column_blocks(grid: TileGrid, block_width: int) -> list[ColumnBlock]:
+    """Split the region's columns into blocks of ``block_width`` (0 = one block)."""
+    if block_width <= 0 or block_width >= grid.width:
+        return [ColumnBlock(0, grid.width, tuple(range(len(grid.cols))))]
+    blocks = []
+    for start in range(0, grid.width, block_width):
+        stop = min(grid.width, start + block_width)
+        touching = tuple(j for j, c in enumerate(grid.cols) if c < stop and c + grid.out[1] > start)
+        blocks.append(ColumnBlock(start, stop, touching))
+    return blocks
+
+
+def blend_window(rows: int, cols: int, floor: float = 0.02) -> np.ndarray:
+    """Separable raised-cosine weights for one output tile, in [floor, 1].
+
+    Overlapping tiles are averaged with these weights, so each tile's border (where its
+    context was cut, and convolutions saw padding) counts little next to a neighbour's
+    centre, and the blend changes smoothly: no seams. The floor keeps the weight above 0
+    where a single tile covers a pixel (the region's border).
+    """
+    def profile(n: int) -> np.ndarray:
+        x = (np.arange(n, dtype=np.float64) + 0.5) / n
+        return floor + (1.0 - floor) * np.sin(np.pi * x) ** 2
+
+    return np.outer(profile(rows), profile(cols)).astype(np.float32)
