@@ -44,12 +44,17 @@ def load_rsseg_package():
 
 
 @pytest.fixture(scope="session")
-def qgis_app():
-    """A headless QgsApplication with Processing and the rsseg provider loaded."""
+def qgis_app(tmp_path_factory):
+    """A headless QgsApplication with Processing and the rsseg provider loaded.
+
+    Its settings live in a throw-away profile, so tests that change settings (the locale)
+    never touch the user's QGIS profile.
+    """
     from qgis.core import QgsApplication
 
     app = QgsApplication.instance()
     if app is None:
+        os.environ["QGIS_CUSTOM_CONFIG_PATH"] = str(tmp_path_factory.mktemp("qgis_config"))
         app = QgsApplication([], False)
         app.initQgis()
     from processing.core.Processing import Processing

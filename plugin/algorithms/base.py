@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ..dependencies import missing_message, missing_modules
 
+# QT_TRANSLATE_NOOP returns the text unchanged; it marks it for pylupdate5.
 GROUPS = {
-    "pretraining": "Pretraining",
-    "finetuning": "Fine-tuning",
-    "inference": "Inference",
-    "evaluation": "Evaluation",
+    "pretraining": QT_TRANSLATE_NOOP("RssegAlgorithm", "Pretraining"),
+    "finetuning": QT_TRANSLATE_NOOP("RssegAlgorithm", "Fine-tuning"),
+    "inference": QT_TRANSLATE_NOOP("RssegAlgorithm", "Inference"),
+    "evaluation": QT_TRANSLATE_NOOP("RssegAlgorithm", "Evaluation"),
 }
 
 
@@ -26,8 +27,16 @@ class RssegAlgorithm(QgsProcessingAlgorithm):
     requires: tuple[str, ...] = ("onnxruntime", "rasterio")
 
     def tr(self, text: str) -> str:
-        # Context = the concrete class name, which is what pylupdate5 records for self.tr().
-        return QCoreApplication.translate(type(self).__name__, text)
+        """Translate ``text``. pylupdate5 records the class whose body holds the
+        ``self.tr()`` call as context, so a string written in a base class (e.g. the
+        shared pretraining form) is looked up under each class of the MRO in turn."""
+        for cls in type(self).__mro__:
+            if cls is RssegAlgorithm.__base__:
+                break
+            translated = QCoreApplication.translate(cls.__name__, text)
+            if translated != text:
+                return translated
+        return text
 
     def createInstance(self):
         return type(self)()
