@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 
+# Debian 12 refuses 'pip install --user' into the system Python (PEP 668), so the manual
+# route is the same .venv that make setup makes: the plugin appends its site-packages.
 INSTALL_HINT = (
     "Run 'make setup' in the rsseg plugin folder (it installs torch==2.13.0, onnxruntime and onnx "
-    "where QGIS's Python finds them), or install them yourself into QGIS's Python: "
-    "python3 -m pip install --user {packages}"
+    "where QGIS's Python finds them), or install them yourself into a venv in the plugin folder, "
+    "which rsseg adds to QGIS's path: /usr/bin/python3 -m venv --system-site-packages .venv && "
+    ".venv/bin/python -m pip install {packages}"
 )
 
 PIP_NAMES = {"torch": "torch==2.13.0", "onnxruntime": "onnxruntime", "onnx": "onnx", "rasterio": "rasterio"}
