@@ -317,6 +317,9 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
     val_set = LabeledPatchDataset(data.pairs, val_windows, data.bands, data.normalization, config.ignore_index)
     generator = torch.Generator().manual_seed(config.seed * 1000 + ctx.rank)
 
+    pretrained_method = (pretrained.method if pretrained is not None
+                         else (previous.extra_state.get("pretrained_method") if previous is not None else None))
+
     def checkpoint(state: dict[str, torch.Tensor], epoch_done: int, finished: bool, extra: dict[str, Any],
                    with_optimizer: bool) -> Checkpoint:
         return Checkpoint(
@@ -342,7 +345,8 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
                 "scaler": scaler.state_dict() if scaler.is_enabled() else None,
             } if with_optimizer else None,
             extra_state={"best_miou": best_miou, "best_epoch": best_epoch, "patch_size": config.patch_size,
-                         "num_classes": data.num_classes, **extra},
+                         "num_classes": data.num_classes, "pretrained_method": pretrained_method,
+                         "resolution_cm": resolution_cm(data.pairs[0].image), **extra},
         )
 
     def save_last(epoch_done: int, epoch_step: int) -> None:
@@ -440,6 +444,20 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
         )
     feedback.set_progress(1.0)
     return FinetuneResult(output, best_miou, best_epoch, history, last_checkpoint_path(output))
+
+
+def resolution_cm(path: str | os.PathLike) -> float | None:
+    """Ground pixel size in cm when the raster's CRS is in metres (the model card's resolution)."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        crs = src.crs
+        if crs is None or not crs.is_projected:
+            return None
+        units = (crs.linear_units or "").lower()
+        if units not in ("metre", "meter", "m"):
+            return None
+        return float(abs(src.res[0]) * 100.0)
 
 
 def _rank_score(miou: float | None) -> float:

@@ -1,0 +1,223 @@
+"""Command line: ``python -m training {finetune, export, pretrain <method>} ...``.
+
+Options are generated from the config dataclasses (``--field-name`` per field, lists
+comma-separated, booleans as ``--flag/--no-flag``), so a field a method adds to its config
+is on the command line without touching this file. Every command also runs under
+``torchrun --nproc_per_node N python -m training ...``; only rank 0 prints and writes.
+
+Ctrl-C once asks the run to stop cleanly (the checkpoint reached so far is saved); a
+second Ctrl-C aborts at once.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import sys
+from typing import Any, Sequence
+
+from engine.progress import Cancelled, RunFeedback
+
+EXIT_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+# ----------------------------------------------------------------------------- dataclass -> options
+def _item_type(field: dataclasses.Field, default: Any):
+    """Element type of a list field, from its default or its (string) annotation."""
+    if default:
+        return type(default[0])
+    annotation = str(field.type).replace(" ", "")
+    if annotation in ("list[int]", "List[int]", "tuple[int,...]"):
+        return int
+    if annotation in ("list[float]", "List[float]", "tuple[float,...]"):
+        return float
+    if annotation in ("list[str]", "List[str]", "tuple[str,...]"):
+        return str
+    return None  # nested or unknown: not exposed
+
+
+def _split_list(text: str, item):
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        return [item(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {item.__name__}, got {text!r}") from None
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> list[str]:
+    """One ``--field-name`` option per field of ``cls``; returns the field names exposed."""
+    defaults = cls()
+    exposed = []
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        default = getattr(defaults, field.name)
+        flag = "--" + field.name.replace("_", "-")
+        help_text = f"(default: {default!r})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=help_text)
+        elif isinstance(default, (int, float, str)):
+            parser.add_argument(flag, dest=field.name, type=type(default), default=default, help=help_text)
+        elif isinstance(default, (list, tuple)):
+            item = _item_type(field, default)
+            if item is None:
+                continue
+            parser.add_argument(flag, dest=field.name, type=lambda text, item=item: _split_list(text, item),
+                                default=list(default), help=f"comma-separated {help_text}")
+        else:
+            continue
+        exposed.append(field.name)
+    return exposed
+
+
+def config_from_args(cls: type, args: argparse.Namespace, names: Sequence[str], **overrides: Any):
+    values = {name: getattr(args, name) for name in names}
+    values.update(overrides)
+    return cls(**values)
+
+
+# ----------------------------------------------------------------------------- feedback
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def cli_feedback() -> RunFeedback:
+    """Log lines on rank 0 only; Ctrl-C sets the cancel flag the training loops poll."""
+    requested = {"stop": False}
+
+    def on_sigint(signum, frame):
+        if requested["stop"]:
+            raise KeyboardInterrupt
+        requested["stop"] = True
+        print("stopping after the current step (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not in the main thread (e.g. called from tests in a thread)
+        pass
+    last = {"percent": -10.0}
+
+    def progress(percent: float) -> None:
+        if _rank() == 0 and (percent - last["percent"] >= 10 or percent >= 100 > last["percent"]):
+            last["percent"] = percent
+            print(f"{percent:5.1f}%", file=sys.stderr, flush=True)
+
+    def log(message: str) -> None:
+        if _rank() == 0:
+            print(message, file=sys.stderr, flush=True)
+
+    return RunFeedback(progress=progress, log=log, is_cancelled=lambda: requested["stop"])
+
+
+# ----------------------------------------------------------------------------- commands
+FINETUNE_SKIP = ("class_names", "class_colors")
+
+
+def _finetune_parser(sub) -> None:
+    from training.finetune_config import FinetuneConfig
+
+    p = sub.add_parser(
+        "finetune", help="supervised fine-tuning on labelled rasters",
+        description="Fine-tune a segmentation network on image/label raster pairs and save the best checkpoint "
+                    "(by validation mIoU on held-out spatial blocks).",
+    )
+    names = add_dataclass_options(p, FinetuneConfig, skip=FINETUNE_SKIP)
+    p.add_argument("--classes", default="", help="class names and optional colours: 'water:#0000ff,trees,roads'")
+    p.add_argument("--output", required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--resume", action="store_true", help="continue from <output>.last.pt if it exists")
+    p.add_argument("--export", default="", help="also export the best model to this ONNX file")
+    p.set_defaults(handler=_run_finetune, field_names=names)
+
+
+def _run_finetune(args: argparse.Namespace, feedback: RunFeedback) -> int:
+    from training.finetune import finetune
+    from training.finetune_config import FinetuneConfig, parse_classes
+
+    names, colors = parse_classes(args.classes)
+    config = config_from_args(FinetuneConfig, args, args.field_names, class_names=names, class_colors=colors)
+    result = finetune(config, args.output, feedback=feedback, resume=args.resume)
+    if args.export and _rank() == 0:
+        from training.export import export_checkpoint
+
+        export_checkpoint(result.checkpoint, args.export, feedback=feedback)
+    return 0
+
+
+def _export_parser(sub) -> None:
+    p = sub.add_parser("export", help="export a fine-tuned checkpoint to ONNX (checked against torch)")
+    p.add_argument("checkpoint", help="fine-tuned checkpoint (.pt)")
+    p.add_argument("output", help="ONNX file to write")
+    p.add_argument("--tile-size", type=int, default=None, help="tile edge in pixels stored in the model card")
+    p.add_argument("--overlap", type=float, default=None, help="tile overlap in percent stored in the model card")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace, feedback: RunFeedback) -> int:
+    from training.export import export_checkpoint
+
+    if _rank() == 0:
+        export_checkpoint(args.checkpoint, args.output, tile_size=args.tile_size, overlap_percent=args.overlap,
+                          feedback=feedback)
+    return 0
+
+
+def _pretrain_parser(sub) -> None:
+    from training.methods import CONFIGS, config_class
+
+    p = sub.add_parser("pretrain", help="self-supervised pretraining on unlabeled rasters")
+    methods = p.add_subparsers(dest="method", metavar="<method>", required=True)
+    for name in CONFIGS:
+        try:
+            cls = config_class(name)
+        except Exception as exc:  # noqa: BLE001 - a method not installed must not break the others
+            methods.add_parser(name, help=f"(unavailable: {type(exc).__name__}: {exc})").set_defaults(
+                handler=_unavailable, error=f"pretraining method {name} is unavailable: {exc}")
+            continue
+        doc = (cls.__doc__ or "").strip().splitlines()
+        mp = methods.add_parser(name, help=doc[0] if doc else name, description=(cls.__doc__ or "").strip())
+        names = add_dataclass_options(mp, cls)
+        mp.add_argument("--output", required=True, help="checkpoint to write (.pt)")
+        mp.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="start over even if --output holds a checkpoint of this method")
+        mp.set_defaults(handler=_run_pretrain, field_names=names, config_cls=cls)
+
+
+def _unavailable(args: argparse.Namespace, feedback: RunFeedback) -> int:
+    raise ValueError(args.error)
+
+
+def _run_pretrain(args: argparse.Namespace, feedback: RunFeedback) -> int:
+    from training.methods import pretrain
+
+    config = config_from_args(args.config_cls, args, args.field_names)
+    pretrain(args.method, config, args.output, feedback=feedback, resume=args.resume)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="rsseg training: self-supervised pretraining, supervised fine-tuning and ONNX export. "
+                    "Runs under 'torchrun --nproc_per_node N' too.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    _pretrain_parser(sub)
+    _finetune_parser(sub)
+    _export_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    feedback = cli_feedback()
+    try:
+        return args.handler(args, feedback)
+    except Cancelled:
+        feedback.log("cancelled; the last checkpoint was kept")
+        return EXIT_CANCELLED
+    except ValueError as exc:  # our messages name the option and the fix
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
