@@ -72,6 +72,7 @@ class FinetuneResult:
     best_epoch: int
     history: list[dict[str, Any]] = field(default_factory=list)
     last_checkpoint: Path | None = None
+    model_state: dict[str, torch.Tensor] | None = None   # the weights written (on every rank)
 
 
 def last_checkpoint_path(output: str | os.PathLike) -> Path:
@@ -443,7 +444,7 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
             f"saved {output}" + (f" (epoch {best_epoch}, val mIoU {best_miou:.4f})" if best_miou is not None else "")
         )
     feedback.set_progress(1.0)
-    return FinetuneResult(output, best_miou, best_epoch, history, last_checkpoint_path(output))
+    return FinetuneResult(output, best_miou, best_epoch, history, last_checkpoint_path(output), best_state)
 
 
 def resolution_cm(path: str | os.PathLike) -> float | None:

@@ -1,0 +1,66 @@
+"""rsseg:export_onnx — fine-tuned checkpoint to a checked ONNX model with its model card."""
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingException,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+)
+
+from .base import RssegAlgorithm, run_feedback
+
+
+class ExportOnnxAlgorithm(RssegAlgorithm):
+    algorithm_name = "export_onnx"
+    group_key = "finetuning"
+    requires = ("torch", "onnx", "onnxruntime")
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+        return self.tr("Export a fine-tuned checkpoint to ONNX")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+        return self.tr(
+            "Writes the network of a fine-tuned checkpoint as an ONNX model that 'Segment raster with an ONNX "
+            "model' (and the Deepness plugin) can run.\n\n"
+            "The model outputs class probabilities (softmax in the graph) for any batch and tile size, and carries "
+            "its model card: class names and colours, bands, normalisation, tile size and overlap, and the training "
+            "configuration. The export is run once with onnxruntime and compared with torch; a model that differs by "
+            "more than 1e-4 is not written.\n"
+            "CHECKPOINT: a .pt file written by 'Fine-tune a segmentation model'. Pretraining checkpoints have no "
+            "segmentation head: fine-tune them first (for SDCluster cluster maps use 'Cluster map').\n"
+            "TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).\n"
+            "OVERLAP: tile overlap in percent stored in the card (default 25)."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        self.addParameter(QgsProcessingParameterFile("CHECKPOINT", self.tr("Fine-tuned checkpoint"), extension="pt"))
+        self.addParameter(QgsProcessingParameterNumber(
+            "TILE_SIZE", self.tr("Tile size in pixels (0: default)"), QgsProcessingParameterNumber.Integer,
+            defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "OVERLAP", self.tr("Tile overlap in % (empty: 25)"), QgsProcessingParameterNumber.Double,
+            optional=True, minValue=0, maxValue=90))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT_MODEL", self.tr("ONNX model"), fileFilter="ONNX model (*.onnx)"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        self.check_dependencies()
+        from engine.progress import Cancelled
+        from training.export import export_checkpoint
+
+        checkpoint = self.parameterAsFile(parameters, "CHECKPOINT", context)
+        output = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
+        overlap = None
+        if parameters.get("OVERLAP") not in (None, ""):
+            overlap = self.parameterAsDouble(parameters, "OVERLAP", context)
+        try:
+            path = export_checkpoint(
+                checkpoint, output, tile_size=self.parameterAsInt(parameters, "TILE_SIZE", context) or None,
+                overlap_percent=overlap, feedback=run_feedback(feedback))
+        except Cancelled:
+            raise QgsProcessingException(self.tr("Cancelled: no model was written")) from None
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from None
+        feedback.setProgress(100)
+        return {"OUTPUT_MODEL": str(path)}
