@@ -65,7 +65,26 @@ def build_model():
     counts.setPosition(QPointF(440, 400))
     count.setModelOutputs({"COUNTS": counts})
     model.addChildAlgorithm(count)
+    for child in (segment, count):
+        set_defaults(model, child)
     return model
+
+
+def set_defaults(model, child) -> None:
+    """Give every parameter left unset its default, as the modeler's dialog does (a model
+    child with a mandatory parameter unset does not validate)."""
+    from qgis.core import QgsApplication, QgsProcessingDestinationParameter
+    from qgis.core import QgsProcessingModelChildParameterSource as Source
+
+    algorithm = QgsApplication.processingRegistry().algorithmById(child.algorithmId())
+    if algorithm is None:
+        raise SystemExit(f"{child.algorithmId()} is not available: is the rsseg provider loaded?")
+    stored = model.childAlgorithm(child.childId())
+    for parameter in algorithm.parameterDefinitions():
+        if parameter.name() in stored.parameterSources() or isinstance(parameter, QgsProcessingDestinationParameter):
+            continue
+        if parameter.defaultValue() is not None:
+            stored.addParameterSources(parameter.name(), [Source.fromStaticValue(parameter.defaultValue())])
 
 
 def main() -> int:

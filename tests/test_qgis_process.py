@@ -47,8 +47,12 @@ def test_list_shows_the_rsseg_provider():
     assert "\nrsseg\n" in result.stdout, result.stdout[-2000:]
 
 
-def test_help_of_each_algorithm(rsseg_provider):
-    for alg in rsseg_provider.algorithms():
+def test_help_of_one_algorithm_per_group(rsseg_provider):
+    """qgis_process builds the forms (one call per algorithm costs ~2 s, so one per group)."""
+    per_group = {alg.groupId(): alg for alg in reversed(rsseg_provider.algorithms())}
+    if not per_group:
+        pytest.skip("no rsseg algorithm loaded")
+    for alg in per_group.values():
         result = qgis_process("help", alg.id())
         assert result.returncode == 0, result.stderr[-2000:]
         for parameter in alg.parameterDefinitions():
