@@ -1,0 +1,525 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1">
+<context>
+    <name>EvaluateAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="39"/>
+        <source>Evaluate segmentation (accuracy assessment)</source>
+        <translation>评估分割结果（精度评价）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="42"/>
+        <source>Compares a classified raster (PREDICTION) with reference data and reports the confusion matrix, per-class IoU, F1, precision and recall, mean IoU (over classes present in the reference), overall accuracy and Cohen&apos;s kappa.
+
+REFERENCE: a raster of class ids, or a polygon layer whose REFERENCE_FIELD holds the class (integer ids, or class names: matched by name to the class names stored with the prediction, else numbered in sorted order). A reference on another grid or CRS is resampled (nearest) onto the prediction&apos;s grid. Reference pixels equal to IGNORE_VALUE and prediction pixels equal to 255 (rsseg&apos;s nodata) are skipped.
+
+MODE &apos;clusters&apos;: prediction values are cluster ids (e.g. from rsseg:cluster_map); each cluster is first matched to a class: one-to-one (Hungarian) when there are as many clusters as classes, by majority vote otherwise.
+
+Outputs: an HTML report, a table (.csv or .json, by the file extension) with the same numbers, and MIOU, OVERALL_ACCURACY and KAPPA as numbers for models.</source>
+        <translation>将分类栅格（PREDICTION）与参考数据比较，报告混淆矩阵、各类别的 IoU、F1、精确率和召回率、平均 IoU（在参考数据中出现的类别上求平均）、总体精度和 Cohen's kappa 系数。
+
+REFERENCE：类别编号栅格，或由 REFERENCE_FIELD 字段给出类别的面图层（整数编号或类别名称：按名称与预测结果中保存的类别名称匹配，否则按排序顺序编号）。网格或坐标参考系不同的参考数据会以最近邻方式重采样到预测结果的网格上。参考数据中等于 IGNORE_VALUE 的像元和预测结果中等于 255（rsseg 的无数据值）的像元不参与统计。
+
+MODE 为 'clusters'：预测值为聚类编号（例如来自 rsseg:cluster_map）；每个聚类先匹配到一个类别：聚类数与类别数相同时一一匹配（匈牙利算法），否则按多数投票。
+
+输出：HTML 报告、包含相同数值的表格（.csv 或 .json，由文件扩展名决定），以及供模型使用的数值 MIOU、OVERALL_ACCURACY 和 KAPPA。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="58"/>
+        <source>Prediction (class or cluster raster)</source>
+        <translation>预测结果（类别或聚类栅格）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="59"/>
+        <source>Reference (raster of class ids, or polygons)</source>
+        <translation>参考数据（类别编号栅格或面图层）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="62"/>
+        <source>Class field (polygon reference only)</source>
+        <translation>类别字段（仅用于面参考数据）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="65"/>
+        <source>Reference value to ignore</source>
+        <translation>要忽略的参考值</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="68"/>
+        <source>Prediction holds</source>
+        <translation>预测结果的内容</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="69"/>
+        <source>Report</source>
+        <translation>报告</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="71"/>
+        <source>Scores table</source>
+        <translation>得分表</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="73"/>
+        <source>Mean IoU</source>
+        <translation>平均 IoU</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="74"/>
+        <source>Overall accuracy</source>
+        <translation>总体精度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="75"/>
+        <source>Cohen&apos;s kappa</source>
+        <translation>Cohen's kappa 系数</translation>
+    </message>
+</context>
+<context>
+    <name>ExportOnnxAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="20"/>
+        <source>Export a fine-tuned checkpoint to ONNX</source>
+        <translation>将微调检查点导出为 ONNX</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="23"/>
+        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and the Deepness plugin) can run.
+
+The model outputs class probabilities (softmax in the graph) for any batch and tile size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
+CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
+TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).
+OVERLAP: tile overlap in percent stored in the card (default 25).</source>
+        <translation>将微调检查点中的网络写为 ONNX 模型，可由“用 ONNX 模型分割栅格”（以及 Deepness 插件）运行。
+
+模型输出类别概率（图中包含 softmax），支持任意批大小和瓦片大小，并携带模型卡：类别名称和颜色、波段、归一化、瓦片大小和重叠，以及训练配置。导出后会用 onnxruntime 运行一次并与 torch 的结果比较；差异超过 1e-4 的模型不会被写出。
+CHECKPOINT：由“微调分割模型”写出的 .pt 文件。预训练检查点没有分割头：请先微调（SDCluster 聚类图请使用“聚类图”）。
+TILE_SIZE：写入模型卡的瓦片边长（0 = 512，若训练图块更大则取训练图块大小）。
+OVERLAP：写入模型卡的瓦片重叠百分比（默认 25）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="37"/>
+        <source>Fine-tuned checkpoint</source>
+        <translation>微调检查点</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="38"/>
+        <source>Tile size in pixels (0: default)</source>
+        <translation>瓦片大小（像元，0：默认）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="41"/>
+        <source>Tile overlap in % (empty: 25)</source>
+        <translation>瓦片重叠 %（留空：25）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="44"/>
+        <source>ONNX model</source>
+        <translation>ONNX 模型</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="62"/>
+        <source>Cancelled: no model was written</source>
+        <translation>已取消：未写出模型</translation>
+    </message>
+</context>
+<context>
+    <name>FinetuneAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="38"/>
+        <source>Fine-tune a segmentation model</source>
+        <translation>微调分割模型</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="41"/>
+        <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.
+
+INPUT: one or more image rasters (files GDAL reads).
+LABELS: a raster of class ids (any grid or CRS: resampled to each image, nearest neighbour; 255 = unlabelled) or a polygon layer with LABEL_FIELD holding class ids or class names.
+CLASSES: optional &apos;name[:#rrggbb], ...&apos; in class-id order.
+PRETRAINED: optional checkpoint to start from; its bands and normalisation are reused. Diffusion checkpoints need ARCHITECTURE diff_hrnet; GraSS/SDCluster ones deeplabv3plus with the same BACKBONE.
+Validation: whole spatial blocks (SPLIT_BLOCK_SIZE pixels, VAL_FRACTION of them) are held out, so validation patches never overlap training ones. LABEL_FRACTION keeps only that share of the labelled training patches (seeded), for few-label experiments.
+The log shows the loss and validation mIoU of every epoch. Cancelling keeps OUTPUT_CHECKPOINT as it was and saves the state reached in OUTPUT_CHECKPOINT.last.pt; run again with RESUME to continue.
+OUTPUT_MODEL: optional ONNX model exported at the end (checked against torch), ready for &apos;Segment raster with an ONNX model&apos;.</source>
+        <translation>在带标注的影像上训练分割网络，可从头训练，也可从预训练检查点（GraSS、SDCluster、扩散模型）开始，并保存验证 mIoU 最好的检查点。
+
+INPUT：一个或多个影像栅格（GDAL 可读的文件）。
+LABELS：类别编号栅格（任意网格或坐标参考系：以最近邻方式重采样到每幅影像；255 = 未标注），或由 LABEL_FIELD 字段给出类别编号或类别名称的面图层。
+CLASSES：可选，按类别编号顺序写 'name[:#rrggbb], ...'。
+PRETRAINED：可选，作为起点的检查点；沿用其波段和归一化。扩散检查点需要 ARCHITECTURE 为 diff_hrnet；GraSS/SDCluster 检查点需要 deeplabv3plus 且 BACKBONE 相同。
+验证：按整块空间区块（SPLIT_BLOCK_SIZE 像元，取其中 VAL_FRACTION 比例）留出，因此验证图块与训练图块从不重叠。LABEL_FRACTION 只保留该比例的带标注训练图块（带随机种子），用于少标注实验。
+日志显示每个轮次的损失和验证 mIoU。取消时 OUTPUT_CHECKPOINT 保持原样，已达到的状态保存在 OUTPUT_CHECKPOINT.last.pt 中；勾选 RESUME 再次运行即可继续。
+OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结果核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="63"/>
+        <source>Image rasters</source>
+        <translation>影像栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="65"/>
+        <source>Labels (class raster or polygon layer)</source>
+        <translation>标注（类别栅格或面图层）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="68"/>
+        <source>Class field (polygon labels)</source>
+        <translation>类别字段（面标注）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="70"/>
+        <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
+        <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="72"/>
+        <source>Pretrained checkpoint (optional)</source>
+        <translation>预训练检查点（可选）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="74"/>
+        <source>Architecture</source>
+        <translation>网络结构</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="76"/>
+        <source>Backbone (deeplabv3plus)</source>
+        <translation>骨干网络（deeplabv3plus）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="79"/>
+        <source>Epochs</source>
+        <translation>训练轮数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="80"/>
+        <source>Batch size</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="81"/>
+        <source>Patch size (pixels, multiple of 16)</source>
+        <translation>图块大小（像元，16 的倍数）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="83"/>
+        <source>Learning rate</source>
+        <translation>学习率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="85"/>
+        <source>Share of labelled training patches used</source>
+        <translation>使用的带标注训练图块比例</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <source>Bands (1-based, comma separated; empty = all)</source>
+        <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="91"/>
+        <source>Share of blocks held out for validation</source>
+        <translation>留作验证的区块比例</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="93"/>
+        <source>Validation block size (pixels)</source>
+        <translation>验证区块大小（像元）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="95"/>
+        <source>Class weights</source>
+        <translation>类别权重</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="96"/>
+        <source>Freeze the encoder (linear probing)</source>
+        <translation>冻结编码器（线性探测）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="98"/>
+        <source>Weight decay</source>
+        <translation>权重衰减</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="99"/>
+        <source>Warm-up epochs</source>
+        <translation>预热轮数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
+        <source>Random seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="101"/>
+        <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
+        <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="107"/>
+        <source>Output checkpoint</source>
+        <translation>输出检查点</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="109"/>
+        <source>Output ONNX model (optional)</source>
+        <translation>输出 ONNX 模型（可选）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="186"/>
+        <source>exporting the best model to ONNX</source>
+        <translation>正在将最佳模型导出为 ONNX</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="189"/>
+        <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
+        <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="195"/>
+        <source>best validation mIoU {:.4f} at epoch {}</source>
+        <translation>最佳验证 mIoU {:.4f}，出现在第 {} 轮</translation>
+    </message>
+</context>
+<context>
+    <name>PretrainAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="76"/>
+        <source>Input rasters (unlabeled imagery)</source>
+        <translation>输入栅格（无标注影像）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="78"/>
+        <source>Or a folder of rasters</source>
+        <translation>或一个栅格文件夹</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="80"/>
+        <source>Bands (1-based, comma separated; empty = all)</source>
+        <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="85"/>
+        <source>Backbone</source>
+        <translation>骨干网络</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="88"/>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="89"/>
+        <source>Resume from OUTPUT_CHECKPOINT if it exists</source>
+        <translation>若 OUTPUT_CHECKPOINT 存在则从其继续</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="98"/>
+        <source>Output checkpoint</source>
+        <translation>输出检查点</translation>
+    </message>
+</context>
+<context>
+    <name>PretrainDiffusionAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_diffusion.py" line="13"/>
+        <source>Pretrain a diffusion model (Diff-HRNet stage 1)</source>
+        <translation>预训练扩散模型（Diff-HRNet 第一阶段）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_diffusion.py" line="16"/>
+        <source>Teaches a denoising diffusion model (DDPM, epsilon prediction) the look of your unlabeled imagery, for any number of bands. The checkpoint is then used by rsseg:finetune with ARCHITECTURE diff_hrnet, which freezes the denoiser and fuses its features into an HRNet.
+
+Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped). BANDS selects 1-based bands (empty = all); fine-tuning must use the same bands.
+
+Size of the run: each epoch draws PATCHES_PER_EPOCH random patches (0 = about one pass over the imagery), so the number of optimiser steps is EPOCHS x PATCHES_PER_EPOCH / BATCH_SIZE. To train for N steps, set EPOCHS 1 and PATCHES_PER_EPOCH N x BATCH_SIZE.
+
+PRESET small (about 5 M parameters) trains on a CPU; large (about 30 M) wants a GPU. BASE_CHANNELS, CHANNEL_MULTS, BLOCKS_PER_LEVEL and ATTENTION_LEVELS override the preset. SCHEDULE linear or cosine, TIMESTEPS T (default 1000). The checkpoint keeps an exponential moving average of the weights (EMA_DECAY), which is what Diff-HRNet uses.
+
+Check: after every epoch a PNG is written in &lt;checkpoint&gt;_diagnostics/: the top row shows real patches, the bottom row images the model generated from noise with SAMPLE_STEPS DDIM steps. They should come to resemble your imagery as training goes on.
+
+With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the state reached.</source>
+        <translation>让去噪扩散模型（DDPM，预测噪声 epsilon）学习无标注影像的外观，支持任意波段数。得到的检查点随后由 rsseg:finetune（ARCHITECTURE 为 diff_hrnet）使用：冻结去噪网络，并将其特征融合进 HRNet。
+
+输入：栅格图层和/或一个栅格文件夹（以 _label/_mask 结尾的文件会被跳过）。BANDS 选择从 1 开始编号的波段（留空 = 全部）；微调时必须使用相同的波段。
+
+训练规模：每个轮次随机抽取 PATCHES_PER_EPOCH 个图块（0 = 大约遍历一遍影像），因此优化步数为 EPOCHS x PATCHES_PER_EPOCH / BATCH_SIZE。若要训练 N 步，请设置 EPOCHS 为 1，PATCHES_PER_EPOCH 为 N x BATCH_SIZE。
+
+PRESET small（约 500 万参数）可在 CPU 上训练；large（约 3000 万参数）需要 GPU。BASE_CHANNELS、CHANNEL_MULTS、BLOCKS_PER_LEVEL 和 ATTENTION_LEVELS 会覆盖预设。SCHEDULE 可选 linear 或 cosine，TIMESTEPS 为 T（默认 1000）。检查点保存权重的指数滑动平均（EMA_DECAY），Diff-HRNet 使用的正是它。
+
+检查：每个轮次结束后在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：上排为真实图块，下排为模型用 SAMPLE_STEPS 步 DDIM 从噪声生成的图像。随着训练进行，它们应越来越像你的影像。
+
+勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
+    </message>
+</context>
+<context>
+    <name>PretrainGrassAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="13"/>
+        <source>Pretrain a ResNet with GraSS (gradient-guided contrastive learning)</source>
+        <translation>用 GraSS 预训练 ResNet（梯度引导的对比学习）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="16"/>
+        <source>Teaches a ResNet encoder what your imagery looks like without any labels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: GraSS (Zhang et al., IEEE TGRS 2023).
+
+How it works: random patches are cut from the rasters and each is shown twice, with different crops, flips, colour changes and blur. The network learns to recognise the two versions of a patch among all the others in the batch (contrastive learning). For the first WARMUP_EPOCHS it does just that. Afterwards, at every step, it first asks which part of each patch it relied on to recognise it (the gradient of its loss, as a heat map), keeps the box around the hottest area (usually one kind of object: a roof, a field, a patch of water) and learns on those boxes instead of the whole mixed scene. This makes the features object-level, which segmentation needs.
+
+Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped); any number of bands, BANDS selects 1-based bands (empty = all) and fine-tuning must use the same ones. PATCH_SIZE at least 64 (the paper uses 224). BATCH_SIZE at least 2; larger batches give more patches to contrast with and train better (the paper: 256).
+
+Size of the run: each epoch draws PATCHES_PER_EPOCH random patches (0 = about one pass over the imagery); WARMUP_EPOCHS must be smaller than EPOCHS.
+
+Learning rate: LEARNING_RATE is per 256 patches (0.3 with the default SGD + LARS optimiser, as the paper); it is multiplied by BATCH_SIZE / 256. With small batches on a CPU, OPTIMIZER adamw with LEARNING_RATE about 0.01 learns faster in short runs.
+
+Check: after every epoch a PNG is written in &lt;checkpoint&gt;_diagnostics/: for a few patches, each view, its heat map (red = what the network relied on) and the chosen box. The log shows for every epoch the stage (1 warm-up, 2 guided), the loss, the share of views where a region was found and how much of the view it covers, and patches per second.
+
+With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the state reached.</source>
+        <translation>在没有任何标注的情况下让 ResNet 编码器学习你的影像的特征，使由它微调得到的分割模型（rsseg:finetune，DeepLabV3+）所需的标注像元更少。方法：GraSS（Zhang 等，IEEE TGRS 2023）。
+
+工作原理：从栅格中随机裁取图块，每个图块以不同的裁剪、翻转、颜色变化和模糊呈现两次。网络要在批内所有图块中认出同一图块的两个版本（对比学习）。前 WARMUP_EPOCHS 轮只做这一步。之后每一步，它先找出自己识别每个图块时依赖的是哪一部分（其损失的梯度，即热力图），保留最“热”区域的外接框（通常是一类地物：屋顶、农田、水面），并在这些框上而不是整个混合场景上学习。这使特征达到对象级别，正是分割所需要的。
+
+输入：栅格图层和/或一个栅格文件夹（以 _label/_mask 结尾的文件会被跳过）；波段数任意，BANDS 选择从 1 开始编号的波段（留空 = 全部），微调时必须使用相同的波段。PATCH_SIZE 至少为 64（论文使用 224）。BATCH_SIZE 至少为 2；批越大，可对比的图块越多，训练效果越好（论文：256）。
+
+训练规模：每个轮次随机抽取 PATCHES_PER_EPOCH 个图块（0 = 大约遍历一遍影像）；WARMUP_EPOCHS 必须小于 EPOCHS。
+
+学习率：LEARNING_RATE 按每 256 个图块计（默认 SGD + LARS 优化器时为 0.3，与论文相同），实际值乘以 BATCH_SIZE / 256。在 CPU 上使用小批量时，OPTIMIZER 选 adamw、LEARNING_RATE 约 0.01 在短训练中学得更快。
+
+检查：每个轮次结束后在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：对几个图块分别显示每个视图、其热力图（红色 = 网络依赖的部分）和选中的框。日志显示每个轮次的阶段（1 预热，2 引导）、损失、找到区域的视图比例及其覆盖视图的面积比例，以及每秒处理的图块数。
+
+勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
+    </message>
+</context>
+<context>
+    <name>RssegAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="14"/>
+        <source>Pretraining</source>
+        <translation>预训练</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="15"/>
+        <source>Fine-tuning</source>
+        <translation>微调</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="16"/>
+        <source>Inference</source>
+        <translation>推理</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="17"/>
+        <source>Evaluation</source>
+        <translation>评估</translation>
+    </message>
+</context>
+<context>
+    <name>SegmentAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="31"/>
+        <source>Segment raster with an ONNX model</source>
+        <translation>用 ONNX 模型分割栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="34"/>
+        <source>Classifies every pixel of a raster with an ONNX segmentation model: rsseg models (fine-tuned or cluster maps) and Deepness models alike.
+
+The raster is cut into overlapping tiles; overlapping class scores are averaged with smooth weights, so tile borders leave no seams. Reading, inference and writing overlap, and memory does not grow with the raster&apos;s size.
+
+MODEL: an .onnx file. Its model card (class names, colours, bands, normalisation, tile size) is read from the file. Models without one follow the Deepness rules: first N bands, values / 255.
+EXTENT: only this area (any CRS; reprojected to the raster&apos;s).
+BANDS: 1-based raster bands fed to the model, e.g. &apos;4,3,2&apos; (empty: from the model card, else the first N).
+TILE_SIZE, OVERLAP (% of a tile), BATCH_SIZE: 0 or empty take the model card&apos;s values.
+DEVICE: auto uses the GPU (CUDA) when onnxruntime has it; the provider used is reported as PROVIDER.
+OUTPUT: class raster (uint8, 255 = nodata) with the model&apos;s colours and class names.
+CONFIDENCE: optional float32 raster with the winning class&apos;s probability.</source>
+        <translation>用 ONNX 分割模型对栅格的每个像元分类：rsseg 模型（微调模型或聚类图）和 Deepness 模型均可。
+
+栅格被切分为相互重叠的瓦片；重叠处的类别得分以平滑权重取平均，因此瓦片边界不留接缝。读取、推理和写出同时进行，内存占用不随栅格大小增长。
+
+MODEL：.onnx 文件。其模型卡（类别名称、颜色、波段、归一化、瓦片大小）从文件中读取。没有模型卡的模型遵循 Deepness 规则：前 N 个波段，数值 / 255。
+EXTENT：只处理该范围（任意坐标参考系；会重投影到栅格的坐标参考系）。
+BANDS：输入模型的栅格波段，从 1 开始编号，例如 '4,3,2'（留空：取自模型卡，否则为前 N 个波段）。
+TILE_SIZE、OVERLAP（瓦片的 %）、BATCH_SIZE：0 或留空时取模型卡中的值。
+DEVICE：auto 在 onnxruntime 支持时使用 GPU（CUDA）；实际使用的执行提供程序作为 PROVIDER 报告。
+OUTPUT：类别栅格（uint8，255 = 无数据），带有模型的颜色和类别名称。
+CONFIDENCE：可选，float32 栅格，值为获胜类别的概率。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="51"/>
+        <source>Input raster</source>
+        <translation>输入栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="52"/>
+        <source>ONNX model</source>
+        <translation>ONNX 模型</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="53"/>
+        <source>Extent (empty: whole raster)</source>
+        <translation>范围（留空：整个栅格）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="54"/>
+        <source>Bands (1-based, comma separated; empty: from the model)</source>
+        <translation>波段（从 1 开始，逗号分隔；留空：取自模型）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="56"/>
+        <source>Tile size in pixels (0: from the model)</source>
+        <translation>瓦片大小（像元，0：取自模型）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="59"/>
+        <source>Tile overlap in % (empty: from the model, else 15)</source>
+        <translation>瓦片重叠 %（留空：取自模型，否则为 15）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="62"/>
+        <source>Batch size (0: automatic)</source>
+        <translation>批大小（0：自动）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="65"/>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="66"/>
+        <source>CPU threads (0: all cores)</source>
+        <translation>CPU 线程数（0：全部核心）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="70"/>
+        <source>Class map</source>
+        <translation>类别图</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="71"/>
+        <source>Confidence (probability of the chosen class)</source>
+        <translation>置信度（所选类别的概率）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="73"/>
+        <source>Execution provider used</source>
+        <translation>使用的执行提供程序</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="108"/>
+        <source>Cancelled: no output was written</source>
+        <translation>已取消：未写出任何输出</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="111"/>
+        <source>Execution provider: {}</source>
+        <translation>执行提供程序：{}</translation>
+    </message>
+</context>
+</TS>
