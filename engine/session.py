@@ -103,6 +103,8 @@ def open_model(path: str | os.PathLike, device: str = "auto", threads: int = 0, 
     if threads and threads > 0:
         options.intra_op_num_threads = int(threads)
     options.log_severity_level = 3  # onnxruntime's own warnings are noise for users
+    # Idle worker threads would otherwise spin, stealing CPU from the reader and writer threads.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(path, sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
