@@ -1,0 +1,159 @@
+"""Diff-HRNet: built from a diffusion checkpoint, frozen denoiser, shapes, determinism, ONNX."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.conftest import write_geotiff  # noqa: E402
+from tests.sdcluster_scene import make_scene  # noqa: E402
+from training.checkpoint import Checkpoint  # noqa: E402
+from training.methods import pretrain  # noqa: E402
+from training.methods.diffusion_config import DiffusionConfig  # noqa: E402
+from training.nets.diff_hrnet import build  # noqa: E402
+from training.nets.registry import build_segmentation_net  # noqa: E402
+
+HRNET = dict(width=4, modules=[1, 1, 1, 1], blocks=1, stem_channels=8)
+DENOISER = dict(base_channels=8, channel_mults=[1, 1, 2, 2, 2, 2], blocks_per_level=1, attention_levels=[4])
+
+
+def _diffusion_checkpoint(folder, **denoiser) -> Checkpoint:
+    torch.set_num_threads(1)
+    image, _ = make_scene(64, 16, seed=3)
+    raster = write_geotiff(folder / "scene.tif", image)
+    config = DiffusionConfig(inputs=[str(raster)], patch_size=32, batch_size=4, epochs=1, patches_per_epoch=8,
+                             sample_steps=2, sample_count=1, **denoiser)
+    return Checkpoint.load(pretrain("diffusion", config, folder / "ddpm.pt", resume=False).checkpoint)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return _diffusion_checkpoint(tmp_path_factory.mktemp("ddpm"), **DENOISER)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+def _net(checkpoint, **kwargs):
+    return build_segmentation_net("diff_hrnet", 3, 4, pretrained=checkpoint, **{**HRNET, **kwargs})
+
+
+@pytest.mark.parametrize("size", [(64, 64), (96, 96), (128, 128), (70, 45)])
+def test_forward_shape_at_several_sizes(checkpoint, size):
+    net = _net(checkpoint).eval()
+    with torch.no_grad():
+        out = net(torch.randn(2, 3, *size))
+    assert out.shape == (2, 4, *size) and torch.isfinite(out).all()
+
+
+def test_denoiser_holds_the_ema_weights_and_stays_frozen(checkpoint):
+    net = _net(checkpoint)
+    for name, value in checkpoint.encoder_state.items():
+        assert torch.equal(net.denoiser.state_dict()[name], value), name
+    net.train()
+    assert net.training and net.hrnet.training and not net.denoiser.training
+    assert not any(p.requires_grad for p in net.denoiser.parameters())
+    frozen = {k: v.clone() for k, v in net.denoiser.state_dict().items()}
+    hr_before = {k: v.clone() for k, v in net.hrnet.state_dict().items()}
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-2, weight_decay=0.1)  # all params, as a careless caller would
+    loss = torch.nn.functional.cross_entropy(net(torch.randn(2, 3, 64, 64)), torch.randint(0, 4, (2, 64, 64)))
+    loss.backward()
+    optimizer.step()
+    assert all(torch.equal(frozen[k], v) for k, v in net.denoiser.state_dict().items())
+    assert any(not torch.equal(hr_before[k], v) for k, v in net.hrnet.state_dict().items())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.fusions.parameters())
+
+
+def test_without_a_diffusion_checkpoint_the_error_says_what_to_do(checkpoint):
+    with pytest.raises(ValueError, match="ARCHITECTURE diff_hrnet needs a diffusion checkpoint as PRETRAINED"):
+        build(3, 4, pretrained=None, **HRNET)
+
+    class ResNetCheckpoint:
+        method, encoder_state, extra_state = "grass", {"stem.0.weight": torch.zeros(1)}, {}
+
+    with pytest.raises(ValueError, match="PRETRAINED.*diffusion checkpoint.*grass"):
+        build(3, 4, pretrained=ResNetCheckpoint())
+    with pytest.raises(ValueError, match="BANDS"):
+        build(4, 4, pretrained=checkpoint, **HRNET)
+
+
+def test_add_fusion_starts_as_a_plain_hrnet(checkpoint):
+    net = _net(checkpoint, fusion="add").eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), net.hrnet(x), atol=1e-6)
+        gated = _net(checkpoint, fusion="gated").eval()
+        gated.hrnet.load_state_dict(net.hrnet.state_dict())
+        assert not torch.allclose(gated(x), gated.hrnet(x), atol=1e-4)  # the gated fusion uses the prior
+
+
+def test_shallow_denoiser_is_resampled_to_the_coarse_branches(tmp_path):
+    checkpoint = _diffusion_checkpoint(tmp_path, base_channels=8, channel_mults=[1, 2, 2], attention_levels=[2])
+    net = _net(checkpoint, fusion="concat", fusion_stages=[3, 4], timesteps=[50]).eval()
+    assert net.source_stride == {4: 4, 8: 4, 16: 4, 32: 4}
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, 72, 64)).shape == (1, 4, 72, 64)
+
+
+def _rebuilt(net):
+    """What export does: rebuild from architecture_kwargs, load the full state dict."""
+    again = build(3, 4, pretrained=None, **net.architecture_kwargs)
+    again.load_state_dict(net.state_dict())
+    return again.eval()
+
+
+def _export(net, example) -> bytes:
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        net, (example,), buffer, dynamo=False, opset_version=17,
+        input_names=["input"], output_names=["logits"],
+        dynamic_axes={"input": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h", 3: "w"}},
+    )
+    return buffer.getvalue()
+
+
+def _trained_a_little(checkpoint):
+    net = _net(checkpoint, noise_tile=32)   # small tile: inputs below are larger, so the noise is tiled
+    net.train()
+    net(torch.randn(2, 3, 64, 64))          # move BN statistics away from their initial values
+    return net.eval()
+
+
+def test_rebuilt_networks_are_deterministic_and_identical(checkpoint):
+    net = _trained_a_little(checkpoint)
+    first, second = _rebuilt(net), _rebuilt(net)
+    x = torch.randn(2, 3, 80, 72)
+    with torch.no_grad():
+        outputs = [m(x) for m in (net, net, first, second)]
+    assert all(torch.equal(outputs[0], o) for o in outputs[1:])  # fixed noise: same input, same output
+
+
+def test_onnx_matches_torch(checkpoint):
+    ort = pytest.importorskip("onnxruntime")
+    net = _trained_a_little(checkpoint)
+    session = ort.InferenceSession(_export(_rebuilt(net), torch.randn(1, 3, 64, 64)), providers=["CPUExecutionProvider"])
+    for shape in [(1, 3, 64, 64), (2, 3, 80, 72)]:
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            expected = net(x).numpy()
+        got = session.run(None, {"input": x.numpy()})[0]
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
+
+
+@pytest.mark.slow
+def test_two_exports_give_identical_outputs(checkpoint):
+    ort = pytest.importorskip("onnxruntime")
+    net = _trained_a_little(checkpoint)
+    example, x = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 96, 64)
+    outputs = []
+    for _ in range(2):
+        session = ort.InferenceSession(_export(_rebuilt(net), example), providers=["CPUExecutionProvider"])
+        outputs.append(session.run(None, {"input": x.numpy()})[0])
+    assert np.array_equal(outputs[0], outputs[1])
