@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,9 @@ def export_module(
     tmp = Path(tmp_name)
     try:
         feedback.log(f"exporting to ONNX (opset {OPSET})")
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # the TorchScript exporter is the one verified here (dynamo=False); its deprecation is known
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 graph, (dummy,), str(tmp), dynamo=False, opset_version=OPSET,
                 input_names=["input"], output_names=["output"],

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -123,7 +124,11 @@ def prepare_data(
 ) -> FinetuneData:
     """Pairs, bands, normalisation, split and classes, with every user-facing check."""
     pairs = make_pairs(config.images, config.labels)
-    wanted = config.bands or (pretrained.bands if pretrained is not None else [])
+    wanted = list(config.bands)
+    if not wanted and pretrained is not None:
+        with rasterio.open(pairs[0].image) as src:
+            if max(pretrained.bands) <= src.count:  # the pretrained bands, when the raster has them
+                wanted = list(pretrained.bands)
     bands = resolve_bands(pairs[0].image, wanted)
     for pair in pairs[1:]:
         resolve_bands(pair.image, bands)
@@ -449,8 +454,6 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
 
 def resolution_cm(path: str | os.PathLike) -> float | None:
     """Ground pixel size in cm when the raster's CRS is in metres (the model card's resolution)."""
-    import rasterio
-
     with rasterio.open(path) as src:
         crs = src.crs
         if crs is None or not crs.is_projected:
