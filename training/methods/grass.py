@@ -33,7 +33,7 @@ from torch import nn
 from engine.png import stretch_to_rgb, write_png
 from training.data import augment
 from training.methods.contrastive import ProjectionHead, nt_xent, positive_accuracy
-from training.methods.grass_config import OPTIMIZERS, REGION_RESOLUTIONS, RESIZE_MODES, GraSSConfig
+from training.methods.grass_config import MAP_SIGNS, OPTIMIZERS, REGION_RESOLUTIONS, RESIZE_MODES, GraSSConfig
 from training.methods.grass_optim import LARS
 from training.methods.grass_regions import gradient_map, region_boxes
 from training.nets.resnet import ResNetEncoder, backbone_depth
@@ -77,6 +77,7 @@ class GraSS(PretrainMethod):
             ("OPTIMIZER", config.optimizer, OPTIMIZERS),
             ("REGION_RESOLUTION", config.region_resolution, REGION_RESOLUTIONS),
             ("CROP_RESIZE_MODE", config.crop_resize_mode, RESIZE_MODES),
+            ("MAP_SIGN", config.map_sign, MAP_SIGNS),
         ):
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
@@ -123,7 +124,7 @@ class GraSS(PretrainMethod):
         with torch.enable_grad():
             loss = self.contrast(self.head(features))
             (grads,) = torch.autograd.grad(loss, features)
-        maps = gradient_map(features.detach(), grads, self.config.normalize_by_max)
+        maps = gradient_map(features.detach(), grads, self.config.map_sign)
         boxes, found = region_boxes(maps, tuple(views.shape[-2:]), self.config.region_threshold,
                                     self.config.region_resolution)
         return {"loss": loss.detach(), "maps": maps, "boxes": boxes, "found": found}

@@ -13,6 +13,7 @@ from training.config import PretrainConfig
 
 OPTIMIZERS = ("sgd_lars", "adamw")
 REGION_RESOLUTIONS = ("view", "feature")
+MAP_SIGNS = ("signed", "absolute")
 RESIZE_MODES = ("nearest", "bilinear")
 
 
@@ -33,7 +34,7 @@ class GraSSConfig(PretrainConfig):
     # --- gradient-guided sampling ---
     region_threshold: float = 0.5         # keep map > min + ratio * (max - min) [code: control_ratio]
     region_resolution: str = "view"       # "view": threshold the map upsampled to the view [code]; "feature": the h x w map
-    normalize_by_max: bool = True         # divide each map by its own max, sign included, as the authors' code does
+    map_sign: str = "signed"              # "signed": map / its max, sign kept [code]; "absolute": |map| / max|map| [ours]
     crop_resize_mode: str = "nearest"     # how a chosen box is resized back to the view size [code: nearest]
     # --- augmentations (SimCLR recipe [code], per band for any band count) ---
     crop_scale_min: float = 0.08          # random resized crop area range (torchvision default, used by the code)

@@ -5,7 +5,8 @@ contrastive loss, the authors' code (``GraSS_train_step.py``: ``getHeadMapCut`` 
 ``DACrop``) builds a Grad-CAM-like map and keeps one box per view:
 
 1. channel weights  w_c = spatial mean of dL/dF_c;
-2. map              M = mean_c(w_c * F_c), divided by each sample's own max (sign included);
+2. map              M = mean_c(w_c * F_c), divided by each sample's own max (sign included;
+   ``sign='absolute'`` uses |M| instead, an option of ours);
 3. upsampled to the view size (bilinear), thresholded at min + ratio * (max - min);
 4. the 8-connected component holding the map's maximum; its bounding box;
 5. that box is cropped from the view and resized back to the view size; a view whose map
@@ -24,20 +25,25 @@ import torch
 import torch.nn.functional as F
 
 
-def gradient_map(features: torch.Tensor, grads: torch.Tensor, normalize_by_max: bool = True) -> torch.Tensor:
-    """(B, C, h, w) features and dL/dfeatures -> (B, h, w) map.
+def gradient_map(features: torch.Tensor, grads: torch.Tensor, sign: str = "signed") -> torch.Tensor:
+    """(B, C, h, w) features and dL/dfeatures -> (B, h, w) map, divided by its own maximum.
 
-    With ``normalize_by_max`` each map is divided by its own maximum, sign included, as the
-    authors' code does; a map whose maximum is 0 (or not finite) becomes all zeros, which
-    :func:`select_boxes` treats as "no region" instead of producing NaNs.
+    ``sign="signed"`` is the authors' code: M / max(M), sign included, so a map that is
+    negative everywhere is flipped (its most negative cell becomes the hottest).
+    ``"absolute"`` uses |M| / max|M|: where the features influence the loss most, in
+    either direction (see docs/grass.md for why this option exists). A map whose maximum
+    is 0 (or not finite) becomes all zeros, which :func:`select_boxes` treats as "no
+    region" instead of producing NaNs.
     """
     weights = grads.mean(dim=(2, 3), keepdim=True)              # w_c
     maps = (weights * features).mean(dim=1)                     # mean_c(w_c * F_c)
-    if normalize_by_max:
-        peak = maps.flatten(1).max(dim=1).values.view(-1, 1, 1)
-        usable = torch.isfinite(peak) & (peak.abs() > 1e-12)
-        maps = torch.where(usable, maps / torch.where(usable, peak, torch.ones_like(peak)), torch.zeros_like(maps))
-    return maps
+    if sign == "absolute":
+        maps = maps.abs()
+    elif sign != "signed":
+        raise ValueError(f"MAP_SIGN must be 'signed' or 'absolute', got {sign!r}")
+    peak = maps.flatten(1).max(dim=1).values.view(-1, 1, 1)
+    usable = torch.isfinite(peak) & (peak.abs() > 1e-12)
+    return torch.where(usable, maps / torch.where(usable, peak, torch.ones_like(peak)), torch.zeros_like(maps))
 
 
 def upsample_maps(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
