@@ -8,17 +8,26 @@ of the code is written against them:
   import as top-level packages (the same names scripts and tests use);
 * the folder's ``.venv/lib/python3.X/site-packages`` (made by ``make setup``) is APPENDED
   when it exists, so torch/onnxruntime/onnx installed there are found while QGIS's own
-  numpy and GDAL bindings, earlier on the path, still win.
+  numpy and GDAL bindings, earlier on the path, still win;
+* except for a few pure-Python packages that torch needs in versions newer than Debian's
+  (Debian 12's sympy 1.11 lacks what torch 2.13 imports): those, and only those, are
+  looked up in the venv first, through a small import finder (:data:`VENV_FIRST`).
 
 Nothing here installs packages, opens dialogs or imports torch: loading must be cheap and
 must succeed even when the optional packages are missing.
 """
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import sys
 from pathlib import Path
 
 PLUGIN_DIR = Path(__file__).resolve().parent
+
+# Top-level packages taken from the venv before the system's: torch's own pure-Python
+# dependencies that QGIS does not use. numpy, GDAL, PyQt and rasterio are never listed.
+VENV_FIRST = ("sympy", "mpmath", "networkx", "filelock", "fsspec")
 
 
 def venv_site_packages(plugin_dir: Path = PLUGIN_DIR) -> Path:
@@ -27,14 +36,36 @@ def venv_site_packages(plugin_dir: Path = PLUGIN_DIR) -> Path:
     return plugin_dir / ".venv" / "lib" / version / "site-packages"
 
 
+class VenvFirstFinder(importlib.abc.MetaPathFinder):
+    """Finds the listed top-level packages in one folder (their submodules follow through
+    the package's ``__path__``); every other import goes on as usual."""
+
+    rsseg_venv_first = True  # recognised across plugin reloads (the class is redefined)
+
+    def __init__(self, names, folder: Path):
+        self.names = frozenset(names)
+        self.folder = str(folder)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.names:
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [self.folder])
+
+
 def setup_paths(plugin_dir: Path = PLUGIN_DIR) -> None:
     """Make ``engine``/``training``/``plugin`` importable and the venv's packages findable."""
     folder = str(plugin_dir)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     site = venv_site_packages(plugin_dir)
-    if site.is_dir() and str(site) not in sys.path:
+    if not site.is_dir():
+        return
+    if str(site) not in sys.path:
         sys.path.append(str(site))
+    names = [n for n in VENV_FIRST if (site / n).is_dir() or (site / f"{n}.py").is_file()]
+    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "rsseg_venv_first", False)]
+    if names:
+        sys.meta_path.insert(0, VenvFirstFinder(names, site))
 
 
 def classFactory(iface):  # noqa: N802 (QGIS API name)

@@ -53,9 +53,7 @@ def install_translator(locale: str | None = None) -> str | None:
     app = QCoreApplication.instance()
     if app is None:
         return None
-    if _installed is not None:
-        app.removeTranslator(_installed)
-        _installed = None
+    remove_translator()
     path = translation_file(locale if locale is not None else qgis_locale())
     if path is None:
         return None
@@ -65,3 +63,12 @@ def install_translator(locale: str | None = None) -> str | None:
     app.installTranslator(translator)
     _installed = translator
     return str(path)
+
+
+def remove_translator() -> None:
+    """Take rsseg's translator off the application (plugin unload, locale change)."""
+    global _installed
+    app = QCoreApplication.instance()
+    if app is not None and _installed is not None:
+        app.removeTranslator(_installed)
+    _installed = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from qgis.core import QgsApplication
 
-from .i18n import install_translator
+from .i18n import install_translator, remove_translator
 from .provider import RssegProvider
 
 
@@ -32,3 +32,4 @@ class RssegPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+            remove_translator()

@@ -99,11 +99,18 @@ def test_class_factory_puts_the_plugin_folder_and_venv_on_the_path(tmp_path, mon
 
     rsseg = load_rsseg_package()
     venv_site = rsseg.venv_site_packages(tmp_path)
-    venv_site.mkdir(parents=True)
+    (venv_site / "sympy").mkdir(parents=True)
+    (venv_site / "sympy" / "__init__.py").write_text("WHERE = 'venv'\n")
     monkeypatch.setattr(sys, "path", ["/usr/lib/python3/dist-packages"])
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     rsseg.setup_paths(tmp_path)
     rsseg.setup_paths(tmp_path)  # idempotent
     assert sys.path == [str(tmp_path), "/usr/lib/python3/dist-packages", str(venv_site)]
+    finders = [f for f in sys.meta_path if getattr(f, "rsseg_venv_first", False)]
+    assert len(finders) == 1 and finders[0].names == {"sympy"}
+    spec = finders[0].find_spec("sympy")
+    assert spec is not None and spec.origin == str(venv_site / "sympy" / "__init__.py")
+    assert finders[0].find_spec("numpy") is None  # everything else: the normal search
 
 
 def test_a_broken_algorithm_module_is_skipped_not_fatal(qgis_app):
@@ -178,3 +185,34 @@ def test_missing_message_names_the_pip_spec():
 
     message = missing_message(["torch", "onnxruntime"])
     assert "torch==2.13.0" in message and "onnxruntime" in message
+
+
+
+@pytest.mark.skipif(not (REPO / ".venv").is_dir(), reason="no .venv: run make setup")
+def test_qgis_python_finds_venv_torch_and_keeps_system_numpy():
+    """In QGIS's own interpreter (/usr/bin/python3, not the venv) the plugin makes the venv's
+    torch importable while numpy and GDAL stay the system's. Debian 12's sympy is too old
+    for torch, so the venv's must be the one torch gets."""
+    code = textwrap.dedent(f"""
+        import importlib.util, sys
+        spec = importlib.util.spec_from_file_location(
+            "rsseg", {str(REPO / '__init__.py')!r}, submodule_search_locations=[{str(REPO)!r}])
+        rsseg = importlib.util.module_from_spec(spec)
+        sys.modules["rsseg"] = rsseg
+        spec.loader.exec_module(rsseg)
+        rsseg.setup_paths()
+        import numpy, torch, onnxruntime, sympy
+        from osgeo import gdal
+        x = torch.ones(2, 3) @ torch.ones(3, 1)  # torch works, numpy interop too
+        assert x.numpy().sum() == 6
+        print("NUMPY", numpy.__file__)
+        print("TORCH", torch.__file__)
+        print("SYMPY", sympy.__file__)
+    """)
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    result = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    venv = str(REPO / ".venv")
+    assert lines["NUMPY"].startswith("/usr/lib/python3/"), lines
+    assert lines["TORCH"].startswith(venv) and lines["SYMPY"].startswith(venv), lines
