@@ -15,6 +15,7 @@ from training.methods import pretrain  # noqa: E402
 from training.methods.diffusion_config import DiffusionConfig  # noqa: E402
 from training.nets.diff_hrnet import build  # noqa: E402
 from training.nets.registry import build_segmentation_net  # noqa: E402
+from tests.test_hrnet import calibrate_batchnorm  # noqa: E402
 
 HRNET = dict(width=4, modules=[1, 1, 1, 1], blocks=1, stem_channels=8)
 DENOISER = dict(base_channels=8, channel_mults=[1, 1, 2, 2, 2, 2], blocks_per_level=1, attention_levels=[4])
@@ -88,8 +89,7 @@ def test_add_fusion_starts_as_a_plain_hrnet(checkpoint):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(net(x), net.hrnet(x), atol=1e-6)
-        gated = _net(checkpoint, fusion="gated").eval()
-        gated.hrnet.load_state_dict(net.hrnet.state_dict())
+        gated = calibrate_batchnorm(_net(checkpoint, fusion="gated"), x)
         assert not torch.allclose(gated(x), gated.hrnet(x), atol=1e-4)  # the gated fusion uses the prior
 
 
@@ -120,9 +120,7 @@ def _export(net, example) -> bytes:
 
 def _trained_a_little(checkpoint):
     net = _net(checkpoint, noise_tile=32)   # small tile: inputs below are larger, so the noise is tiled
-    net.train()
-    net(torch.randn(2, 3, 64, 64))          # move BN statistics away from their initial values
-    return net.eval()
+    return calibrate_batchnorm(net, torch.randn(2, 3, 64, 64))
 
 
 def test_rebuilt_networks_are_deterministic_and_identical(checkpoint):
@@ -143,7 +141,7 @@ def test_onnx_matches_torch(checkpoint):
         with torch.no_grad():
             expected = net(x).numpy()
         got = session.run(None, {"input": x.numpy()})[0]
-        assert got.shape == expected.shape
+        assert got.shape == expected.shape and np.abs(expected).max() > 0.1
         assert np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
 
 
@@ -157,3 +155,26 @@ def test_two_exports_give_identical_outputs(checkpoint):
         session = ort.InferenceSession(_export(_rebuilt(net), example), providers=["CPUExecutionProvider"])
         outputs.append(session.run(None, {"input": x.numpy()})[0])
     assert np.array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.slow
+def test_finetune_and_export_end_to_end(tmp_path):
+    """rsseg's own fine-tuning and export (HRNetV2-W18 size) on a diffusion checkpoint."""
+    from tests.sdcluster_scene import write_scene
+    from training.export import export_checkpoint
+    from training.finetune import finetune
+    from training.finetune_config import FinetuneConfig
+
+    image, labels = write_scene(tmp_path, size=128, block=32)
+    config = DiffusionConfig(inputs=[str(image)], patch_size=32, batch_size=4, epochs=1, patches_per_epoch=8,
+                             base_channels=8, sample_steps=2, sample_count=1)
+    ddpm = pretrain("diffusion", config, tmp_path / "ddpm.pt", resume=False).checkpoint
+    tuned = finetune(FinetuneConfig(
+        images=[str(image)], labels=[str(labels)], architecture="diff_hrnet", pretrained=str(ddpm), epochs=1,
+        batch_size=2, patch_size=64, patches_per_epoch=4, split_block_size=64, val_fraction=0.25, device="cpu",
+    ), tmp_path / "tuned.pt").checkpoint
+    ck = Checkpoint.load(tuned)
+    assert ck.architecture == "diff_hrnet" and ck.architecture_kwargs["denoiser"]["base_channels"] == 8
+    for name, value in Checkpoint.load(ddpm).encoder_state.items():  # frozen through fine-tuning
+        assert torch.equal(ck.model_state[f"denoiser.{name}"], value), name
+    assert export_checkpoint(tuned, tmp_path / "tuned.onnx").is_file()  # export checks ONNX vs torch itself

@@ -170,9 +170,16 @@ class HRNet(nn.Module):
 
 
 def _init_weights(module: nn.Module) -> None:
+    """The official HRNet initialisation: small normal conv weights, BN at identity.
+
+    Every conv but the classifier is followed by BN, so training is unaffected by the scale;
+    what it buys is sane outputs in eval mode before the BN statistics have settled
+    (Kaiming init summed over the fusions gives logits of 1e8 there, which no float32
+    ONNX/torch comparison survives).
+    """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.normal_(m.weight, std=0.001)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
