@@ -2,6 +2,100 @@
 <!DOCTYPE TS>
 <TS version="2.1">
 <context>
+    <name>ClusterMapAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="33"/>
+        <source>Cluster map (unsupervised land cover from SDCluster)</source>
+        <translation>聚类图（基于 SDCluster 的无监督土地覆盖）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="36"/>
+        <source>Maps the clusters an SDCluster model has learned: every pixel gets the cluster (prototype) it is most similar to. No labels are needed; use it to judge a pretrained model before fine-tuning, or as an unsupervised land-cover map whose clusters you name yourself.
+
+CHECKPOINT: an SDCluster checkpoint (.pt from rsseg:pretrain_sdcluster) or a cluster model (.onnx) exported by this algorithm before (then CLUSTERS and BRANCH are already fixed in it).
+CLUSTERS: 0 keeps one cluster per prototype that occurs in the input; N merges the prototypes into N clusters of similar ones (agglomerative clustering, average linkage on cosine distance), e.g. the number of land-cover classes you expect.
+EXTENT: only this area. TILE_SIZE: 0 takes 512 pixels; tiles overlap and their probabilities are blended, so the map has no seams, and memory does not grow with the raster&apos;s size.
+BRANCH (advanced): the network whose clusters are shown: the teacher (the moving average, default) or the student (the encoder fine-tuning starts from; ahead of the teacher after short training).
+OUTPUT: class raster (uint8, 255 = nodata), styled with well-separated colours and named &apos;cluster 0&apos;, &apos;cluster 1&apos;, ...
+OUTPUT_MODEL: optionally keep the exported cluster model (.onnx) to run it again with rsseg:segment or Deepness.
+Score it against a reference with rsseg:evaluate, MODE clusters (clusters are matched to classes).</source>
+        <translation>绘制 SDCluster 模型学到的聚类：每个像元归入与其最相似的聚类（原型）。无需标注；可用于在微调前评判预训练模型，或作为一幅无监督土地覆盖图，由你自己为各聚类命名。
+
+CHECKPOINT：SDCluster 检查点（rsseg:pretrain_sdcluster 生成的 .pt），或此前由本算法导出的聚类模型（.onnx，此时 CLUSTERS 和 BRANCH 已固定在其中）。
+CLUSTERS：0 表示输入中出现的每个原型各为一个聚类；N 表示将原型合并为 N 个相似原型组成的聚类（凝聚聚类，基于余弦距离的平均连接），例如你预期的土地覆盖类别数。
+EXTENT：只处理该范围。TILE_SIZE：0 表示 512 像元；瓦片相互重叠并混合其概率，因此结果图没有接缝，内存占用也不随栅格大小增长。
+BRANCH（高级）：显示哪个网络的聚类：教师网络（滑动平均，默认）或学生网络（微调起点的编码器；短时间训练后领先于教师网络）。
+OUTPUT：类别栅格（uint8，255 = 无数据），使用区分明显的颜色，命名为 'cluster 0'、'cluster 1'……
+OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg:segment 或 Deepness 再次运行。
+可用 rsseg:evaluate（MODE 为 clusters，聚类会先与类别匹配）将其与参考数据比较评分。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="57"/>
+        <source>SDCluster checkpoint (.pt) or cluster model (.onnx)</source>
+        <translation>SDCluster 检查点（.pt）或聚类模型（.onnx）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
+        <source>Input raster</source>
+        <translation>输入栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="61"/>
+        <source>Extent (empty: whole raster)</source>
+        <translation>范围（留空：整个栅格）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="62"/>
+        <source>Number of clusters (0: one per prototype used)</source>
+        <translation>聚类数（0：每个使用到的原型一个）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="65"/>
+        <source>Tile size in pixels (0: from the model)</source>
+        <translation>瓦片大小（像元，0：取自模型）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="68"/>
+        <source>Device</source>
+        <translation>设备</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="69"/>
+        <source>Network</source>
+        <translation>网络</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="72"/>
+        <source>Cluster map</source>
+        <translation>聚类图</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="73"/>
+        <source>Keep the cluster model (.onnx)</source>
+        <translation>保留聚类模型（.onnx）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="76"/>
+        <source>Execution provider used</source>
+        <translation>使用的执行提供程序</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="104"/>
+        <source>CLUSTERS is ignored: the .onnx cluster model fixes its clusters</source>
+        <translation>CLUSTERS 被忽略：.onnx 聚类模型已固定其聚类</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="124"/>
+        <source>Cancelled: no output was written</source>
+        <translation>已取消：未写出任何输出</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="132"/>
+        <source>{} clusters: {}</source>
+        <translation>{} 个聚类：{}</translation>
+    </message>
+</context>
+<context>
     <name>EvaluateAlgorithm</name>
     <message>
         <location filename="../plugin/algorithms/evaluate.py" line="39"/>
@@ -392,6 +486,43 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 学习率：LEARNING_RATE 按每 256 个图块计（默认 SGD + LARS 优化器时为 0.3，与论文相同），实际值乘以 BATCH_SIZE / 256。在 CPU 上使用小批量时，OPTIMIZER 选 adamw、LEARNING_RATE 约 0.01 在短训练中学得更快。
 
 检查：每个轮次结束后在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：对几个图块分别显示每个视图、其热力图（红色 = 网络依赖的部分）和选中的框。日志显示每个轮次的阶段（1 预热，2 引导）、损失、找到区域的视图比例及其覆盖视图的面积比例，以及每秒处理的图块数。
+
+勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
+    </message>
+</context>
+<context>
+    <name>PretrainSdclusterAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="13"/>
+        <source>Pretrain a ResNet with SDCluster (pixel clustering, shows its clusters)</source>
+        <translation>用 SDCluster 预训练 ResNet（像元聚类，可查看其聚类）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="16"/>
+        <source>Teaches a ResNet encoder what your imagery looks like without any labels by clustering its pixels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: SDCluster (Xu et al., ISPRS J. Photogramm. 2025). Unlike other pretraining, you can judge the result without labels: look at its clusters (rsseg:cluster_map).
+
+How it works: every patch is shown twice, as two overlapping crops with flips and colour changes. A student network gives every pixel a probability over PROTOTYPES learnable cluster centres; a teacher network (a slowly moving average of the student) gives balanced cluster assignments (Sinkhorn-Knopp, so that no cluster swallows everything). On the ground both crops share, each student pixel learns to predict the teacher&apos;s cluster of the same place seen in the other crop. A second term pools one feature per cluster per patch and asks the student to recognise the teacher&apos;s feature of the same cluster among all the others, which keeps clusters meaningful and drops the unused ones.
+
+Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped); any number of bands, BANDS selects 1-based bands (empty = all) and fine-tuning must use the same ones. PATCH_SIZE at least 32 (two crops of it are made; the paper uses 224). PROTOTYPES: the number of clusters the network may use (paper: 256); the cluster map can merge them into fewer.
+
+Learning rate: LEARNING_RATE is per LR_REFERENCE_BATCH patches (paper: 0.00125 per 128, AdamW, weight decay 0.05) and is multiplied by BATCH_SIZE / LR_REFERENCE_BATCH; set LR_REFERENCE_BATCH to 0 to use LEARNING_RATE as it is. The first WARMUP_FRACTION of the steps warm up.
+
+Check: after every epoch (or every DIAGNOSTICS_EVERY steps) a PNG is written in &lt;checkpoint&gt;_diagnostics/: a few patches beside the teacher&apos;s cluster map, one colour per prototype. Regions of one land cover should take one colour as training goes on. The log shows the two losses (sd, ctr) and how many clusters the teacher uses.
+
+Advanced: OUTPUT_STRIDE 16 or 8 (finer cluster maps, slower), the temperatures, crop scales and minimum overlap, colour changes, the teacher momentum ramp (MOMENTUM_START to MOMENTUM_END) and CLUSTER_BRANCH (the network cluster maps use: teacher, or student).
+
+With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the state reached.</source>
+        <translation>通过对像元聚类，在没有任何标注的情况下让 ResNet 编码器学习你的影像的特征，使由它微调得到的分割模型（rsseg:finetune，DeepLabV3+）所需的标注像元更少。方法：SDCluster（Xu 等，ISPRS J. Photogramm. 2025）。与其他预训练不同，无需标注即可评判结果：查看其聚类（rsseg:cluster_map）。
+
+工作原理：每个图块以两个相互重叠、带翻转和颜色变化的裁剪呈现两次。学生网络为每个像元给出在 PROTOTYPES 个可学习聚类中心上的概率；教师网络（学生网络的缓慢滑动平均）给出均衡的聚类分配（Sinkhorn-Knopp，使任何聚类都不会吞并全部像元）。在两个裁剪共有的地面上，每个学生像元学习预测教师网络在另一个裁剪中同一位置的聚类。第二项损失在每个图块中为每个聚类汇聚一个特征，要求学生网络在所有其他特征中认出教师网络同一聚类的特征，这使聚类保持有意义并淘汰未使用的聚类。
+
+输入：栅格图层和/或一个栅格文件夹（以 _label/_mask 结尾的文件会被跳过）；波段数任意，BANDS 选择从 1 开始编号的波段（留空 = 全部），微调时必须使用相同的波段。PATCH_SIZE 至少为 32（会从中生成两个裁剪；论文使用 224）。PROTOTYPES：网络可使用的聚类数（论文：256）；聚类图可将其合并为更少的聚类。
+
+学习率：LEARNING_RATE 按每 LR_REFERENCE_BATCH 个图块计（论文：每 128 个图块 0.00125，AdamW，权重衰减 0.05），实际值乘以 BATCH_SIZE / LR_REFERENCE_BATCH；将 LR_REFERENCE_BATCH 设为 0 则直接使用 LEARNING_RATE。前 WARMUP_FRACTION 比例的步数用于预热。
+
+检查：每个轮次结束后（或每 DIAGNOSTICS_EVERY 步）在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：几个图块与教师网络的聚类图并排显示，每个原型一种颜色。随着训练进行，同一土地覆盖的区域应呈现同一种颜色。日志显示两项损失（sd、ctr）以及教师网络使用的聚类数。
+
+高级：OUTPUT_STRIDE 为 16 或 8（聚类图更精细，但更慢）、温度、裁剪尺度和最小重叠、颜色变化、教师动量的变化范围（MOMENTUM_START 到 MOMENTUM_END）以及 CLUSTER_BRANCH（聚类图使用的网络：teacher 或 student）。
 
 勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
     </message>
