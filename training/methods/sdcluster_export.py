@@ -85,6 +85,7 @@ class ClusterMapNet(nn.Module):
         self.register_buffer("order", torch.as_tensor(order, dtype=torch.long))
         ends = np.cumsum(np.bincount(groups, minlength=merge.shape[1]))
         self.bounds = [(int(e - n), int(e)) for e, n in zip(ends, np.bincount(groups, minlength=merge.shape[1]))]
+        self.one_per_group = len(self.bounds) == merge.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         embeddings = self.projector(self.encoder(x)[-1])
@@ -93,7 +94,7 @@ class ClusterMapNet(nn.Module):
         probabilities = torch.softmax(scores / self.temperature, dim=1)
         if self.rule == "sum":
             return F.conv2d(probabilities, self.merge)
-        if len(self.bounds) == probabilities.shape[1]:
+        if self.one_per_group:
             return probabilities.index_select(1, self.order)       # one prototype per cluster
         grouped = probabilities.index_select(1, self.order)
         return torch.cat([grouped[:, a:b].amax(dim=1, keepdim=True) for a, b in self.bounds], dim=1)
