@@ -1,0 +1,96 @@
+"""rsseg:finetune and rsseg:export_onnx through Processing in a headless QGIS."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from finetune_scene import write_scene
+
+pytest.importorskip("torch")
+pytest.importorskip("qgis")
+
+
+def _params(tmp, image, labels, **extra):
+    params = {"INPUT": [str(image)], "LABELS": labels, "EPOCHS": 1, "BATCH_SIZE": 2, "PATCH_SIZE": 32,
+              "LEARNING_RATE": 0.002, "DEVICE": 1, "SPLIT_BLOCK_SIZE": 32, "VAL_FRACTION": 0.25,
+              "OUTPUT_CHECKPOINT": str(tmp / "m.pt")}
+    params.update(extra)
+    return params
+
+
+def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    import torch
+    torch.set_num_threads(1)
+    image, label = write_scene(tmp_path, size=64)
+    messages: list[str] = []
+
+    class Capture(QgsProcessingFeedback):
+        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+            messages.append(info)
+            super().pushInfo(info)
+
+    result = processing.run("rsseg:finetune", _params(
+        tmp_path, image, str(label), CLASSES="water:#0000ff,sand,trees", OUTPUT_MODEL=str(tmp_path / "m.onnx")),
+        feedback=Capture())
+    assert result["OUTPUT_CHECKPOINT"] == str(tmp_path / "m.pt") and (tmp_path / "m.onnx").exists()
+    assert any(m.startswith("epoch 1/1: loss") and "val mIoU" in m for m in messages)
+
+    from training.checkpoint import Checkpoint
+    assert Checkpoint.load(tmp_path / "m.pt").class_names == ["water", "sand", "trees"]
+
+    exported = processing.run("rsseg:export_onnx", {
+        "CHECKPOINT": str(tmp_path / "m.pt"), "TILE_SIZE": 128, "OUTPUT_MODEL": str(tmp_path / "again.onnx")})
+    import onnx
+    from engine.model_card import ModelCard
+    model = onnx.load(exported["OUTPUT_MODEL"])
+    card = ModelCard.from_metadata({p.key: p.value for p in model.metadata_props})
+    assert card.tile_size == 128 and card.class_names == ["water", "sand", "trees"]
+
+
+def test_finetune_with_polygon_labels(qgis_app, tmp_path):
+    import processing
+    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsRectangle, QgsVectorLayer
+    from qgis.PyQt.QtCore import QVariant
+
+    import torch
+    torch.set_num_threads(1)
+    image, _ = write_scene(tmp_path, size=64)
+    layer = QgsVectorLayer("Polygon?crs=EPSG:32640", "labels", "memory")
+    layer.dataProvider().addAttributes([QgsField("kind", QVariant.String)])
+    layer.updateFields()
+    features = []
+    for name, (x0, x1) in {"dark": (500000, 500032), "bright": (500032, 500064)}.items():
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0, 2799936, x1, 2800000)))
+        feature["kind"] = name
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    result = processing.run("rsseg:finetune", _params(tmp_path, image, layer, LABEL_FIELD="kind", VAL_FRACTION=0.0))
+    from training.checkpoint import Checkpoint
+    ckpt = Checkpoint.load(result["OUTPUT_CHECKPOINT"])
+    assert ckpt.class_names == ["bright", "dark"]            # text classes, sorted
+
+
+def test_errors_name_the_parameter(qgis_app, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from conftest import write_geotiff
+    image, _ = write_scene(tmp_path, size=64)
+    empty = write_geotiff(tmp_path / "empty.tif", np.full((64, 64), 255, np.uint8))
+    with pytest.raises(QgsProcessingException, match="LABELS: empty.tif holds only the ignore value"):
+        processing.run("rsseg:finetune", _params(tmp_path, image, str(empty)))
+    with pytest.raises(QgsProcessingException, match="CLASSES: colour"):
+        processing.run("rsseg:finetune", _params(tmp_path, image, str(empty), CLASSES="a:#12"))
+    assert not (tmp_path / "m.pt").exists()
+
+    from training.checkpoint import Checkpoint
+    Checkpoint(method="sdcluster", config={}, bands=[1, 2, 3], band_offset=[0.0] * 3, band_scale=[1.0] * 3,
+               model_state={}).save(tmp_path / "sd.pt")
+    with pytest.raises(QgsProcessingException, match="rsseg:cluster_map"):
+        processing.run("rsseg:export_onnx", {"CHECKPOINT": str(tmp_path / "sd.pt"),
+                                             "OUTPUT_MODEL": str(tmp_path / "x.onnx")})
+    assert not (tmp_path / "x.onnx").exists()
