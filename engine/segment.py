@@ -32,7 +32,7 @@ from .tiling import ColumnBlock, TileGrid, blend_window, column_blocks, make_gri
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 15.0
 DEFAULT_BATCH = 4
-DEFAULT_STRIP_MB = 64
+DEFAULT_STRIP_MB = 32       # score strip budget: wider regions are cut into column blocks
 GDAL_CACHE_MB = 64       # GDAL's block cache would otherwise grow to 5% of RAM on big rasters
 QUEUE_DEPTH = 2
 POLL_S = 0.2
