@@ -148,6 +148,8 @@ def pretrain(name: str, images: list[str], s: Settings, work: Path) -> Path:
     names = {f.name for f in dataclasses.fields(cls)}
     if name != "diffusion" and "backbone" in names:
         values["backbone"] = "resnet18"
+    if "warmup_epochs" in names:  # GraSS: SimCLR warm-up epochs, then gradient-guided ones
+        values["warmup_epochs"] = min(cls().warmup_epochs, max(0, s.pretrain_epochs - 1))
     config = cls(**{k: v for k, v in values.items() if k in names})
     output = work / f"pretrain_{name}.pt"
     started = time.monotonic()

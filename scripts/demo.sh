@@ -10,8 +10,9 @@
 # Everything goes to demo_output/ (git-ignored). Sized for < 10 minutes on 2 CPU cores;
 # scores on synthetic imagery only show the pipeline works, they say nothing about real data.
 # Knobs (environment): DEMO_OUTPUT (folder), DEMO_SIZE (training scene edge, px),
-# DEMO_TEST_SIZE, DEMO_EPOCHS (fine-tuning), DEMO_PRETRAIN_PATCHES (patches per pretraining
-# run), DEMO_DEVICE (auto|cpu|cuda).
+# DEMO_TEST_SIZE, DEMO_EPOCHS and DEMO_PATCH_SIZE (fine-tuning), DEMO_PRETRAIN_PATCHES (patches per pretraining
+# run), DEMO_METHODS (pretraining methods to run, default "grass sdcluster diffusion"; "" = none),
+# DEMO_DEVICE (auto|cpu|cuda).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +22,8 @@ QP="$REPO/scripts/qgis_process"
 OUT="${DEMO_OUTPUT:-$REPO/demo_output}"
 SIZE="${DEMO_SIZE:-1024}"
 TEST_SIZE="${DEMO_TEST_SIZE:-768}"
-EPOCHS="${DEMO_EPOCHS:-6}"
+EPOCHS="${DEMO_EPOCHS:-10}"
+PATCH="${DEMO_PATCH_SIZE:-128}"
 PRETRAIN_PATCHES="${DEMO_PRETRAIN_PATCHES:-64}"
 DEVICE="${DEMO_DEVICE:-auto}"
 START=$SECONDS
@@ -51,7 +53,7 @@ enum_index() {
     "$QP" help "$1" 2>/dev/null | "$PY" -c '
 import re, sys
 param, option = sys.argv[1], sys.argv[2]
-text = sys.stdin.read()
+text = sys.stdin.read().split("\nArguments\n", 1)[-1]  # the description may mention PARAM: too
 block = re.search(r"^" + re.escape(param) + r":.*?(?=^\S|\Z)", text, re.S | re.M)
 found = block and re.search(r"- (\d+): " + re.escape(option) + r"\s*$", block.group(0), re.M)
 if not found:
@@ -91,7 +93,7 @@ done
 # ---------------------------------------------------------------------------------- pretraining
 say "2/5 self-supervised pretraining on both scenes (labels unused; tiny runs: ${PRETRAIN_PATCHES} patches)"
 declare -A CKPT=()
-for method in grass sdcluster diffusion; do
+for method in ${DEMO_METHODS:-grass sdcluster diffusion}; do
     alg="pretrain_$method"
     if ! have "$alg"; then
         echo "   rsseg:$alg is not installed: skipped"
@@ -99,11 +101,12 @@ for method in grass sdcluster diffusion; do
     fi
     ckpt="$OUT/pretrain_$method.pt"
     rm -f "$ckpt"
-    params=(INPUT_FOLDER="$OUT/scenes" EPOCHS=1 BATCH_SIZE=8 RESUME=false
+    params=(INPUT_FOLDER="$OUT/scenes" BATCH_SIZE=8 RESUME=false
             DEVICE="$(enum_index "rsseg:$alg" DEVICE "$DEVICE")" OUTPUT_CHECKPOINT="$ckpt")
     case "$method" in
-        diffusion) params+=(PATCH_SIZE=64) ;;
-        *) params+=(PATCH_SIZE=96) ;;
+        grass) params+=(PATCH_SIZE=96 EPOCHS=2 WARMUP_EPOCHS=1) ;;  # one SimCLR epoch, one gradient-guided
+        sdcluster) params+=(PATCH_SIZE=96 EPOCHS=1) ;;
+        diffusion) params+=(PATCH_SIZE=64 EPOCHS=1) ;;
     esac
     if has_param "rsseg:$alg" PATCHES_PER_EPOCH; then params+=(PATCHES_PER_EPOCH="$PRETRAIN_PATCHES"); fi
     if [[ "$method" == diffusion ]] && has_param "rsseg:$alg" SAMPLE_STEPS; then params+=(SAMPLE_STEPS=10); fi
@@ -129,7 +132,8 @@ MODEL_CKPT="$OUT/model.pt"
 rm -f "$MODEL_ONNX" "$MODEL_CKPT" "$MODEL_CKPT".last.pt
 params=(INPUT="$OUT/scenes/train.tif" LABELS="$OUT/scenes/train_labels.tif" CLASSES="$CLASSES"
         ARCHITECTURE="$(enum_index rsseg:finetune ARCHITECTURE "$ARCH")" EPOCHS="$EPOCHS" BATCH_SIZE=8
-        PATCH_SIZE=128 LEARNING_RATE=0.001 LABEL_FRACTION=1.0
+        PATCH_SIZE="$PATCH" SPLIT_BLOCK_SIZE="$((2 * PATCH))" VAL_FRACTION=0.15 LEARNING_RATE=0.001
+        LABEL_FRACTION=1.0
         DEVICE="$(enum_index rsseg:finetune DEVICE "$DEVICE")"
         OUTPUT_CHECKPOINT="$MODEL_CKPT" OUTPUT_MODEL="$MODEL_ONNX")
 if [[ -n "$PRETRAINED" ]]; then params+=(PRETRAINED="$PRETRAINED"); fi
