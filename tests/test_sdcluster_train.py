@@ -91,3 +91,18 @@ def test_clusters_separate_textures(tmp_path):
     assert trained_acc > 0.8, (trained_acc, before_acc)
     assert trained_acc > chance + 0.3
     assert trained_acc > before_acc + 0.05, (trained_acc, before_acc)
+
+
+DUBAI = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dubai_aerial" / "geotiff"
+
+
+@pytest.mark.skipif(not DUBAI.is_dir(), reason=f"real Dubai imagery not found at {DUBAI} (shared data folder absent)")
+def test_pretrains_on_the_dubai_folder(tmp_path):
+    """The benchmark's call: a folder of image/label pairs, labels skipped by expand_inputs."""
+    torch.set_num_threads(1)
+    config = SDClusterConfig(inputs=[str(DUBAI)], batch_size=2, epochs=1, patches_per_epoch=2,
+                             **{**TINY, "patch_size": 32})
+    pretrain("sdcluster", config, tmp_path / "dubai.pt")
+    ckpt = Checkpoint.load(tmp_path / "dubai.pt")
+    assert ckpt.bands == [1, 2, 3] and ckpt.step == 1 and np.isfinite(ckpt.history[-1]["loss"])
+    assert all(s > 1 for s in ckpt.band_scale)          # statistics of real uint8 imagery, not of labels

@@ -51,6 +51,7 @@ DEFAULT_TILE = 512
 DEFAULT_OVERLAP_PERCENT = 25.0
 MAX_CLASSES = 255          # class rasters are uint8 with 255 as nodata
 MERGE_RULES = ("max", "sum")
+MIN_SHARE = 0.01           # a prototype "is used" when it wins at least 1 % of the sampled pixels
 
 
 class ClusterMapNet(nn.Module):
@@ -147,13 +148,19 @@ def average_linkage(vectors: np.ndarray, groups: int) -> np.ndarray:
 
 
 def merge_matrix(
-    prototypes: np.ndarray, groups: int = 0, usage: np.ndarray | None = None, centroids: np.ndarray | None = None
+    prototypes: np.ndarray,
+    groups: int = 0,
+    usage: np.ndarray | None = None,
+    centroids: np.ndarray | None = None,
+    min_share: float = MIN_SHARE,
 ) -> np.ndarray:
     """(K, G) 0/1 matrix: column g sums the prototypes of output cluster g.
 
     ``usage`` (K,) counts of pixels each prototype wins on a sample of the imagery; when
-    given, only used prototypes define clusters and each unused one joins its most
-    similar used prototype's cluster. ``groups`` 0 keeps one cluster per used prototype
+    given, only used prototypes (winning at least ``min_share`` of the sampled pixels)
+    define clusters and each other one joins its most similar used prototype's cluster:
+    a prototype that wins a handful of odd pixels would otherwise, being far from all
+    the others, take one of the G clusters for itself. ``groups`` 0 keeps one cluster per used prototype
     (or per prototype without ``usage``). ``centroids`` (K, D), the mean embedding of the
     pixels each prototype wins, replace the learned vectors of the used prototypes in the
     linkage: they are where the imagery actually lies (a prototype can sit far from its
@@ -161,11 +168,15 @@ def merge_matrix(
     """
     protos = np.asarray(prototypes, np.float64)
     k = len(protos)
-    used = np.arange(k) if usage is None else np.flatnonzero(np.asarray(usage) > 0)
+    if usage is None:
+        used = np.arange(k)
+    else:
+        counts = np.asarray(usage, np.float64)
+        used = np.flatnonzero(counts >= max(min_share * counts.sum(), 1e-12))
     if len(used) == 0:
         used = np.arange(k)
-    if groups and len(used) < groups:
-        used = np.arange(k)            # too few used prototypes: group all of them instead
+    if groups and len(used) < groups:  # too few: the ``groups`` most used prototypes instead
+        used = np.arange(k) if usage is None else np.sort(np.argsort(-np.asarray(usage), kind="stable")[:groups])
     described = protos if centroids is None or usage is None else np.where(
         (np.asarray(usage) > 0)[:, None], np.asarray(centroids, np.float64), protos)
     labels_used = average_linkage(described[used], groups) if groups else np.arange(len(used))
@@ -293,7 +304,8 @@ def build_cluster_net(
         usage, centroids = prototype_usage(plain, usage_raster, checkpoint.bands, checkpoint.band_offset,
                                            checkpoint.band_scale, windows=usage_windows, feedback=feedback)
         if feedback is not None:
-            feedback.log(f"{int((usage > 0).sum())} of {k} prototypes win pixels on a sample of the input")
+            feedback.log(f"{int((usage > 0).sum())} of {k} prototypes win pixels on a sample of the input, "
+                         f"{int((usage >= MIN_SHARE * usage.sum()).sum())} at least {MIN_SHARE:.0%} of them")
     if clusters and clusters > k:
         raise ValueError(f"CLUSTERS {clusters} is more than the checkpoint's {k} prototypes")
     if not clusters and usage is None and k > MAX_CLASSES:
@@ -307,7 +319,7 @@ def build_cluster_net(
         "cluster_temperature": temperature,
         "cluster_merge_rule": merge_rule,
         "cluster_prototypes": groups,          # prototype ids summed into each output cluster
-        "prototypes_used": None if usage is None else np.flatnonzero(usage > 0).tolist(),
+        "prototypes_used": None if usage is None else np.flatnonzero(usage >= MIN_SHARE * usage.sum()).tolist(),
     }
     return net, checkpoint, record
 
