@@ -222,7 +222,33 @@ def rows_for(methods: list[str], checkpoints: dict[str, Path]) -> list[tuple[str
     return rows
 
 
+PAGE_HEAD = """# Results: label efficiency on real aerial imagery (Dubai)
+
+How much does self-supervised pretraining help when labels are scarce? Each section below
+is written by `bench/label_efficiency.py` (one section per mode; a new run of a mode
+replaces its section). Protocol: the docstring of the script and each section's notes.
+Test mIoU (%) is the mean ± standard deviation over seeds.
+"""
+
+
+def section_marks(mode: str) -> tuple[str, str]:
+    return f"<!-- label_efficiency:{mode} -->", f"<!-- /label_efficiency:{mode} -->"
+
+
+def update_page(page: str, mode: str, section: str) -> str:
+    """``page`` with the section of ``mode`` replaced (or appended): other modes' records stay."""
+    start, end = section_marks(mode)
+    block = f"{start}\n{section.strip()}\n{end}\n"
+    if not page.strip():
+        page = PAGE_HEAD
+    if start in page and end in page:
+        before, rest = page.split(start, 1)
+        return before + block + rest.split(end, 1)[1].lstrip("\n")
+    return page.rstrip("\n") + "\n\n" + block
+
+
 def markdown(result: dict, command: str) -> str:
+    """The section of one run: command, wall time, table, protocol, failures."""
     s = result["settings"]
     fractions = s["fractions"]
     head = "| model | " + " | ".join(f"{100 * f:g} % labels" for f in fractions) + " |"
@@ -233,47 +259,42 @@ def markdown(result: dict, command: str) -> str:
             c = cells.get(f"{f:g}")
             text.append("failed" if c is None else f"{100 * c['mean']:.1f} ± {100 * c['std']:.1f}")
         lines.append(f"| {row} | " + " | ".join(text) + " |")
-    mode = result["settings"]["mode"]
+    mode = s["mode"]
     warning = (
         "\n**Quick mode**: a smoke test of the benchmark (tiny pretraining and fine-tuning, "
-        f"{s['test_images']} test images). Its numbers show the pipeline runs end to end; they are far "
-        "too short to rank the methods.\n" if mode == "quick" else ""
+        f"{s['train_images_per_tile']} training images per tile, {s['test_images']} test images). Its numbers "
+        "show that the pipeline runs end to end; the runs are far too short to rank the methods.\n"
+        if mode.startswith("quick") else ""
     )
-    failures = "".join(f"\n- {f}" for f in result["failures"]) or " none"
+    failures = "".join(f"\n  - {f}" for f in result["failures"]) or " none"
     pretrain_times = ", ".join(f"{k} {v:.0f} s" for k, v in result["pretrain_seconds"].items()) or "none"
-    return f"""# Results: label efficiency on real aerial imagery (Dubai)
-
-Produced by `bench/label_efficiency.py` ({mode} mode), {result['date']}, on {result['machine']}.
+    per_tile = "all" if not s["train_images_per_tile"] else f"the first {s['train_images_per_tile']} per tile"
+    return f"""## {mode} mode ({result['date']})
 
     {command}
 
-Wall time: {result['wall_seconds'] / 60:.1f} min (pretraining: {pretrain_times}).
+Machine: {result['machine']}. Wall time: {result['wall_seconds'] / 60:.1f} min (pretraining: {pretrain_times}).
 {warning}
 Test mIoU (%) on tile {', '.join(map(str, result['split']['test_tiles']))}, mean ± standard deviation over seeds
 {', '.join(map(str, s['seeds']))} (each seed draws the labelled subset and the initialisation):
 
 {chr(10).join(lines)}
 
-Per-run values, min and max are in the JSON printed by the script (also saved as
-`{result['json_path']}`).
+Per-run values, min and max: the JSON printed by the script (saved as `{result['json_path']}`).
 
-## Protocol
-
-- Data: `../shared/data/dubai_aerial/geotiff`, 5 classes ({', '.join(CLASS_NAMES)}), 255 ignored.
-- Split by tile: fine-tuning on tiles {', '.join(map(str, result['split']['train_tiles']))}
-  ({result['split']['train_images']} images, cut in {s['split_block_size']} px blocks; a share of
-  {s['val_fraction']:g} of the blocks is held out to choose the best epoch, 0 = the last epoch is tested), test on tile(s) {', '.join(map(str, result['split']['test_tiles']))}
+- Split by tile: fine-tuning on tiles {', '.join(map(str, result['split']['train_tiles']))} ({per_tile}:
+  {result['split']['train_images']} images, {s['split_block_size']} px blocks, validation share {s['val_fraction']:g}:
+  0 = the last epoch is tested), test on tile(s) {', '.join(map(str, result['split']['test_tiles']))}
   ({result['split']['test_images']} images, never seen in fine-tuning).
-- Labels: LABEL_FRACTION keeps that share of the labelled training blocks (rsseg:finetune's own rule).
-- Pretraining: on all {result['split']['all_images']} images, labels unused, once (seed 0); {s['pretrain_epochs']}
-  epoch(s) of {s['pretrain_patches']} patches of {s['pretrain_patch_size']} px (diffusion:
-  {s['diffusion_patch_size']} px), batch {s['pretrain_batch_size']}.
+- Label fraction: the share of labelled training patches kept (rsseg:finetune's LABEL_FRACTION).
+- Pretraining on all {result['split']['all_images']} images, labels unused, once (seed 0): {s['pretrain_epochs']}
+  epoch(s) of {s['pretrain_patches']} patches of {s['pretrain_patch_size']} px (diffusion {s['diffusion_patch_size']} px),
+  batch {s['pretrain_batch_size']}.
 - Fine-tuning: {s['epochs']} epochs of {s['patches_per_epoch']} patches of {s['patch_size']} px, batch
-  {s['batch_size']}, AdamW lr {s['learning_rate']}, ResNet-18 DeepLabV3+ (GraSS / SDCluster rows) or
-  HRNet / Diff-HRNet (diffusion rows; compare Diff-HRNet with HRNet from scratch).
+  {s['batch_size']}, AdamW lr {s['learning_rate']}; DeepLabV3+ ResNet-18 (scratch, GraSS, SDCluster rows),
+  HRNet-W18 from scratch and Diff-HRNet from the diffusion checkpoint (compare those two).
 - Test mIoU: checkpoint exported to ONNX, test images segmented whole with `engine.segment`, confusion
-  matrices from `engine.evaluate` summed over the test images; mean IoU over classes present in the
-  reference.
+  matrices of `engine.evaluate` summed over the test images, IoU averaged over classes present.
 - Failures:{failures}
 """
 
@@ -298,6 +319,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
                    help="checkpoints, models and logs (default .bench/label_efficiency, git-ignored)")
     p.add_argument("--no-docs", action="store_true", help="do not write docs/results.md")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"), help="where to write the results page")
+    p.add_argument("--docs-from", metavar="RESULTS_JSON",
+                   help="only (re)write the docs section from a results.json of an earlier run")
     args = p.parse_args(argv)
     s = Settings(**(QUICK if args.quick else {}))
     if args.methods:
@@ -310,13 +333,26 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         value = getattr(args, f.name, None)
         if value is not None and f.name not in ("fractions", "seeds", "methods"):
             setattr(s, f.name, value)
+    if [a for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--") and a not in (
+            "--quick", "--no-docs") and not a.startswith(("--work-dir", "--docs", "--threads", "--device"))]:
+        s.mode += "+custom"  # settings changed: recorded in its own section, not as the preset's
     if not s.seeds or not s.fractions:
         p.error("--seeds and --fractions need at least one value")
     return s, args
 
 
+def write_docs(path: str | os.PathLike, result: dict) -> None:
+    docs = Path(path)
+    page = docs.read_text(encoding="utf-8") if docs.is_file() else ""
+    docs.write_text(update_page(page, result["settings"]["mode"], markdown(result, result["command"])), encoding="utf-8")
+    log(f"wrote {docs}")
+
+
 def main(argv: list[str] | None = None) -> int:
     settings, args = parse(argv)
+    if args.docs_from:
+        write_docs(args.docs, json.loads(Path(args.docs_from).read_text()))
+        return 0
     if not DATA.is_dir():
         print(f"label_efficiency: {DATA} not found; the benchmark needs the shared Dubai data "
               "(see ../shared/data/README.md)", file=sys.stderr)
@@ -390,8 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "results.json").write_text(text)
     print(text)
     if not args.no_docs:
-        Path(args.docs).write_text(markdown(result, command), encoding="utf-8")
-        log(f"wrote {args.docs}")
+        write_docs(args.docs, result)
     return 1 if not any(table.values()) else 0
 
 
