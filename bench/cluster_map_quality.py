@@ -75,15 +75,17 @@ def pooled_scores(predictions: list[Path], images: list[Path]) -> dict:
 
 
 def map_and_score(checkpoint: Path, branch: str, clusters: int, test: list[Path], work: Path, usage: Path,
-                  threads: int = 1) -> tuple[dict, list[Path]]:
+                  threads: int = 1, tag: str = "") -> tuple[dict, list[Path]]:
+    """Export ``branch`` of ``checkpoint``, map the test images, score; files named by ``tag``."""
     from engine.segment import segment_raster
     from training.methods.sdcluster_export import export_cluster_model
 
-    model = export_cluster_model(checkpoint, work / f"clusters_{branch}.onnx", clusters=clusters,
+    tag = tag or branch
+    model = export_cluster_model(checkpoint, work / f"clusters_{tag}.onnx", clusters=clusters,
                                  usage_raster=usage, branch=branch)
     outputs = []
     for image in test:
-        out = work / f"{branch}_{image.stem}.tif"
+        out = work / f"{tag}_{image.stem}.tif"
         segment_raster(str(image), str(model), str(out), device="cpu", threads=threads)
         outputs.append(out)
     return pooled_scores(outputs, test), outputs
@@ -203,7 +205,8 @@ def main(argv=None) -> dict:
     Checkpoint(method="sdcluster", config=config_to_dict(config), bands=trained.bands,
                band_offset=trained.band_offset, band_scale=trained.band_scale,
                model_state=fresh.state_dict()).save(untrained_path)
-    result["untrained"], _ = map_and_score(untrained_path, "teacher", args.clusters, test, work, usage, args.threads)
+    result["untrained"], _ = map_and_score(untrained_path, "teacher", args.clusters, test, work, usage, args.threads,
+                                         tag="untrained")
     # floor 2: every pixel the majority class ("land")
     import rasterio
 
