@@ -43,6 +43,10 @@ def test_short_run_saves_a_usable_checkpoint(tmp_path):
     # fine-tuning's encoder loads the student encoder as it is (same class, same names)
     encoder = ResNetEncoder(18, 3, output_stride=8)
     encoder.load_state_dict(ckpt.encoder_state, strict=True)
+    from training.nets.registry import build_segmentation_net
+
+    net = build_segmentation_net("deeplabv3plus", 3, 5, pretrained=ckpt)
+    assert torch.equal(net.encoder.stem[0].weight, ckpt.encoder_state["stem.0.weight"])
     # the teacher followed the student by EMA: moved from its start, not a copy
     method = SDClusterMethod(config, 3)
     method.load_state_dict(ckpt.model_state)
