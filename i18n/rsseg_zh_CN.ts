@@ -385,39 +385,59 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结�
 <context>
     <name>PretrainAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="76"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="77"/>
         <source>Input rasters (unlabeled imagery)</source>
         <translation>输入栅格（无标注影像）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="78"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="79"/>
         <source>Or a folder of rasters</source>
         <translation>或一个栅格文件夹</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="80"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="81"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="85"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="86"/>
         <source>Backbone</source>
         <translation>骨干网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="88"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="89"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="89"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="90"/>
         <source>Resume from OUTPUT_CHECKPOINT if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="98"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="99"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="36"/>
+        <source>Patch size (pixels)</source>
+        <translation>图块大小（像素）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="37"/>
+        <source>Batch size</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="38"/>
+        <source>Epochs</source>
+        <translation>训练轮数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="39"/>
+        <source>Learning rate</source>
+        <translation>学习率</translation>
     </message>
 </context>
 <context>
@@ -456,12 +476,12 @@ PRESET small（约 500 万参数）可在 CPU 上训练；large（约 3000 万�
 <context>
     <name>PretrainGrassAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_grass.py" line="13"/>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="15"/>
         <source>Pretrain a ResNet with GraSS (gradient-guided contrastive learning)</source>
         <translation>用 GraSS 预训练 ResNet（梯度引导的对比学习）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_grass.py" line="16"/>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="18"/>
         <source>Teaches a ResNet encoder what your imagery looks like without any labels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: GraSS (Zhang et al., IEEE TGRS 2023).
 
 How it works: random patches are cut from the rasters and each is shown twice, with different crops, flips, colour changes and blur. The network learns to recognise the two versions of a patch among all the others in the batch (contrastive learning). For the first WARMUP_EPOCHS it does just that. Afterwards, at every step, it first asks which part of each patch it relied on to recognise it (the gradient of its loss, as a heat map), keeps the box around the hottest area (usually one kind of object: a roof, a field, a patch of water) and learns on those boxes instead of the whole mixed scene. This makes the features object-level, which segmentation needs.
@@ -489,16 +509,21 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 
 勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
     </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="12"/>
+        <source>Warm-up epochs (plain contrastive learning first)</source>
+        <translation>预热轮数（先进行普通对比学习）</translation>
+    </message>
 </context>
 <context>
     <name>PretrainSdclusterAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="13"/>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="15"/>
         <source>Pretrain a ResNet with SDCluster (pixel clustering, shows its clusters)</source>
         <translation>用 SDCluster 预训练 ResNet（像元聚类，可查看其聚类）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="16"/>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="18"/>
         <source>Teaches a ResNet encoder what your imagery looks like without any labels by clustering its pixels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: SDCluster (Xu et al., ISPRS J. Photogramm. 2025). Unlike other pretraining, you can judge the result without labels: look at its clusters (rsseg:cluster_map).
 
 How it works: every patch is shown twice, as two overlapping crops with flips and colour changes. A student network gives every pixel a probability over PROTOTYPES learnable cluster centres; a teacher network (a slowly moving average of the student) gives balanced cluster assignments (Sinkhorn-Knopp, so that no cluster swallows everything). On the ground both crops share, each student pixel learns to predict the teacher&apos;s cluster of the same place seen in the other crop. A second term pools one feature per cluster per patch and asks the student to recognise the teacher&apos;s feature of the same cluster among all the others, which keeps clusters meaningful and drops the unused ones.
@@ -525,6 +550,11 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 高级：OUTPUT_STRIDE 为 16 或 8（聚类图更精细，但更慢）、温度、裁剪尺度和最小重叠、颜色变化、教师动量的变化范围（MOMENTUM_START 到 MOMENTUM_END）以及 CLUSTER_BRANCH（聚类图使用的网络：teacher 或 student）。
 
 勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="12"/>
+        <source>Number of cluster prototypes</source>
+        <translation>聚类原型数量</translation>
     </message>
 </context>
 <context>

@@ -31,11 +31,12 @@ DEVICES = ["auto", "cpu", "cuda"]
 BACKBONES = ["resnet18", "resnet34", "resnet50"]
 
 # config field -> (parameter name, label) for the main (non-advanced) parameters
+# (labels marked with QT_TRANSLATE_NOOP so pylupdate5 collects them under PretrainAlgorithm)
 MAIN_FIELDS = {
-    "patch_size": ("PATCH_SIZE", "Patch size (pixels)"),
-    "batch_size": ("BATCH_SIZE", "Batch size"),
-    "epochs": ("EPOCHS", "Epochs"),
-    "learning_rate": ("LEARNING_RATE", "Learning rate"),
+    "patch_size": ("PATCH_SIZE", QT_TRANSLATE_NOOP("PretrainAlgorithm", "Patch size (pixels)")),
+    "batch_size": ("BATCH_SIZE", QT_TRANSLATE_NOOP("PretrainAlgorithm", "Batch size")),
+    "epochs": ("EPOCHS", QT_TRANSLATE_NOOP("PretrainAlgorithm", "Epochs")),
+    "learning_rate": ("LEARNING_RATE", QT_TRANSLATE_NOOP("PretrainAlgorithm", "Learning rate")),
 }
 # fields set from other parameters, or meaningless in a form
 HANDLED_FIELDS = {"inputs", "bands", "backbone", "device"}

@@ -1,13 +1,15 @@
 """rsseg:pretrain_grass: GraSS self-supervised pretraining of a ResNet on unlabeled imagery."""
 from __future__ import annotations
 
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
+
 from .pretrain_base import PretrainAlgorithm
 
 
 class PretrainGrassAlgorithm(PretrainAlgorithm):
     method_name = "grass"
     algorithm_name = "pretrain_grass"
-    extra_main_fields = {"warmup_epochs": ("WARMUP_EPOCHS", "Warm-up epochs (plain contrastive learning first)")}
+    extra_main_fields = {"warmup_epochs": ("WARMUP_EPOCHS", QT_TRANSLATE_NOOP("PretrainGrassAlgorithm", "Warm-up epochs (plain contrastive learning first)"))}
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Pretrain a ResNet with GraSS (gradient-guided contrastive learning)")

@@ -1,13 +1,15 @@
 """rsseg:pretrain_sdcluster: SDCluster pixel-clustering self-distillation on unlabeled imagery."""
 from __future__ import annotations
 
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
+
 from .pretrain_base import PretrainAlgorithm
 
 
 class PretrainSdclusterAlgorithm(PretrainAlgorithm):
     method_name = "sdcluster"
     algorithm_name = "pretrain_sdcluster"
-    extra_main_fields = {"prototypes": ("PROTOTYPES", "Number of cluster prototypes")}
+    extra_main_fields = {"prototypes": ("PROTOTYPES", QT_TRANSLATE_NOOP("PretrainSdclusterAlgorithm", "Number of cluster prototypes"))}
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Pretrain a ResNet with SDCluster (pixel clustering, shows its clusters)")
