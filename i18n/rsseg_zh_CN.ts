@@ -4,12 +4,12 @@
 <context>
     <name>ClusterMapAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="33"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="32"/>
         <source>Cluster map (unsupervised land cover from SDCluster)</source>
         <translation>聚类图（基于 SDCluster 的无监督土地覆盖）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="36"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="35"/>
         <source>Maps the clusters an SDCluster model has learned: every pixel gets the cluster (prototype) it is most similar to. No labels are needed; use it to judge a pretrained model before fine-tuning, or as an unsupervised land-cover map whose clusters you name yourself.
 
 CHECKPOINT: an SDCluster checkpoint (.pt from rsseg:pretrain_sdcluster) or a cluster model (.onnx) exported by this algorithm before (then CLUSTERS and BRANCH are already fixed in it).
@@ -30,67 +30,62 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
 可用 rsseg:evaluate（MODE 为 clusters，聚类会先与类别匹配）将其与参考数据比较评分。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="57"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="56"/>
         <source>SDCluster checkpoint (.pt) or cluster model (.onnx)</source>
         <translation>SDCluster 检查点（.pt）或聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="59"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="61"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
         <source>Extent (empty: whole raster)</source>
         <translation>范围（留空：整个栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="62"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="61"/>
         <source>Number of clusters (0: one per prototype used)</source>
         <translation>聚类数（0：每个使用到的原型一个）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="65"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="64"/>
         <source>Tile size in pixels (0: from the model)</source>
         <translation>瓦片大小（像元，0：取自模型）</translation>
     </message>
     <message>
         <location filename="../plugin/algorithms/cluster_map.py" line="68"/>
-        <source>Device</source>
-        <translation>设备</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="69"/>
         <source>Network</source>
         <translation>网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="72"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="71"/>
         <source>Cluster map</source>
         <translation>聚类图</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="73"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="72"/>
         <source>Keep the cluster model (.onnx)</source>
         <translation>保留聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="76"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="75"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="104"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="103"/>
         <source>CLUSTERS is ignored: the .onnx cluster model fixes its clusters</source>
         <translation>CLUSTERS 被忽略：.onnx 聚类模型已固定其聚类</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="124"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="123"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="132"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="131"/>
         <source>{} clusters: {}</source>
         <translation>{} 个聚类：{}</translation>
     </message>
@@ -307,11 +302,6 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结�
         <translation>使用的带标注训练图块比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="88"/>
-        <source>Device</source>
-        <translation>设备</translation>
-    </message>
-    <message>
         <location filename="../plugin/algorithms/finetune.py" line="90"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
@@ -385,37 +375,32 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结�
 <context>
     <name>PretrainAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="77"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="67"/>
         <source>Input rasters (unlabeled imagery)</source>
         <translation>输入栅格（无标注影像）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="79"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="69"/>
         <source>Or a folder of rasters</source>
         <translation>或一个栅格文件夹</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="81"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="71"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="86"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="76"/>
         <source>Backbone</source>
         <translation>骨干网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="89"/>
-        <source>Device</source>
-        <translation>设备</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="90"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="80"/>
         <source>Resume from OUTPUT_CHECKPOINT if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="99"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="89"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
     </message>
@@ -560,35 +545,40 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 <context>
     <name>RssegAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="14"/>
+        <location filename="../plugin/algorithms/base.py" line="19"/>
         <source>Pretraining</source>
         <translation>预训练</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="15"/>
+        <location filename="../plugin/algorithms/base.py" line="20"/>
         <source>Fine-tuning</source>
         <translation>微调</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="16"/>
+        <location filename="../plugin/algorithms/base.py" line="21"/>
         <source>Inference</source>
         <translation>推理</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="17"/>
+        <location filename="../plugin/algorithms/base.py" line="22"/>
         <source>Evaluation</source>
         <translation>评估</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="73"/>
+        <source>Device</source>
+        <translation type="unfinished">设备</translation>
     </message>
 </context>
 <context>
     <name>SegmentAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="31"/>
+        <location filename="../plugin/algorithms/segment.py" line="28"/>
         <source>Segment raster with an ONNX model</source>
         <translation>用 ONNX 模型分割栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="34"/>
+        <location filename="../plugin/algorithms/segment.py" line="31"/>
         <source>Classifies every pixel of a raster with an ONNX segmentation model: rsseg models (fine-tuned or cluster maps) and Deepness models alike.
 
 The raster is cut into overlapping tiles; overlapping class scores are averaged with smooth weights, so tile borders leave no seams. Reading, inference and writing overlap, and memory does not grow with the raster&apos;s size.
@@ -613,72 +603,67 @@ OUTPUT：类别栅格（uint8，255 = 无数据），带有模型的颜色和类
 CONFIDENCE：可选，float32 栅格，值为获胜类别的概率。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="51"/>
+        <location filename="../plugin/algorithms/segment.py" line="48"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="52"/>
+        <location filename="../plugin/algorithms/segment.py" line="49"/>
         <source>ONNX model</source>
         <translation>ONNX 模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="53"/>
+        <location filename="../plugin/algorithms/segment.py" line="50"/>
         <source>Extent (empty: whole raster)</source>
         <translation>范围（留空：整个栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="54"/>
+        <location filename="../plugin/algorithms/segment.py" line="51"/>
         <source>Bands (1-based, comma separated; empty: from the model)</source>
         <translation>波段（从 1 开始，逗号分隔；留空：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="56"/>
+        <location filename="../plugin/algorithms/segment.py" line="53"/>
         <source>Tile size in pixels (0: from the model)</source>
         <translation>瓦片大小（像元，0：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="59"/>
+        <location filename="../plugin/algorithms/segment.py" line="56"/>
         <source>Tile overlap in % (empty: from the model, else 15)</source>
         <translation>瓦片重叠 %（留空：取自模型，否则为 15）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="62"/>
+        <location filename="../plugin/algorithms/segment.py" line="59"/>
         <source>Batch size (0: automatic)</source>
         <translation>批大小（0：自动）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="65"/>
-        <source>Device</source>
-        <translation>设备</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="66"/>
+        <location filename="../plugin/algorithms/segment.py" line="63"/>
         <source>CPU threads (0: all cores)</source>
         <translation>CPU 线程数（0：全部核心）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="70"/>
+        <location filename="../plugin/algorithms/segment.py" line="67"/>
         <source>Class map</source>
         <translation>类别图</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="71"/>
+        <location filename="../plugin/algorithms/segment.py" line="68"/>
         <source>Confidence (probability of the chosen class)</source>
         <translation>置信度（所选类别的概率）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="73"/>
+        <location filename="../plugin/algorithms/segment.py" line="70"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="108"/>
+        <location filename="../plugin/algorithms/segment.py" line="105"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="111"/>
+        <location filename="../plugin/algorithms/segment.py" line="108"/>
         <source>Execution provider: {}</source>
         <translation>执行提供程序：{}</translation>
     </message>

@@ -43,6 +43,16 @@ def test_class_factory_without_iface_registers_provider(qgis_app, rsseg_provider
     assert QgsApplication.processingRegistry().providerById("rsseg") is rsseg_provider
 
 
+def test_every_listed_algorithm_loads(rsseg_provider):
+    """All algorithms import with the dependencies installed: a module that fails to import
+    is skipped at run time (so QGIS survives), which must never hide a bug here."""
+    from plugin.provider import ALGORITHMS
+
+    assert rsseg_provider.skipped == []
+    names = sorted(a.name() for a in rsseg_provider.algorithms())
+    assert len(names) == len(ALGORITHMS) == 8, names
+
+
 def test_init_processing_twice_keeps_one_provider_and_unload_removes_it(qgis_app):
     from qgis.core import QgsApplication
 

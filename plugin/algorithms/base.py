@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import time
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterEnum,
+)
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ..dependencies import missing_message, missing_modules
@@ -16,6 +21,19 @@ GROUPS = {
     "inference": QT_TRANSLATE_NOOP("RssegAlgorithm", "Inference"),
     "evaluation": QT_TRANSLATE_NOOP("RssegAlgorithm", "Evaluation"),
 }
+
+# DEVICE choices, in enum order (auto picks CUDA when there is one, else the CPU)
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def parse_bands(text: str | None) -> list[int]:
+    """BANDS parameter: '1,2,3' or '1 2 3' -> [1, 2, 3]; empty -> [] (all / the model's bands)."""
+    if not text or not str(text).strip():
+        return []
+    try:
+        return [int(part) for part in str(text).replace(",", " ").split()]
+    except ValueError:
+        raise QgsProcessingException(f"BANDS: expected 1-based band numbers such as '1,2,3', got {text!r}") from None
 
 
 class RssegAlgorithm(QgsProcessingAlgorithm):
@@ -49,6 +67,14 @@ class RssegAlgorithm(QgsProcessingAlgorithm):
 
     def groupId(self) -> str:
         return self.group_key
+
+    def add_device_parameter(self) -> None:
+        """The DEVICE enum every algorithm that computes offers."""
+        self.addParameter(QgsProcessingParameterEnum("DEVICE", self.tr("Device"), options=DEVICES, defaultValue=0))
+
+    def device_choice(self, parameters, context) -> str:
+        """DEVICE as 'auto', 'cpu' or 'cuda'."""
+        return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
 
     def check_dependencies(self) -> None:
         """Raise a QgsProcessingException naming what to install when a module is missing."""

@@ -20,7 +20,6 @@ from ..layers import raster_layer_path
 from ..styling import style_on_load
 from .base import RssegAlgorithm, run_feedback
 
-DEVICES = ["auto", "cpu", "cuda"]
 BRANCHES = ["from the checkpoint", "teacher", "student"]
 
 
@@ -65,7 +64,7 @@ class ClusterMapAlgorithm(RssegAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             "TILE_SIZE", self.tr("Tile size in pixels (0: from the model)"), QgsProcessingParameterNumber.Integer,
             defaultValue=0, minValue=0))
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", self.tr("Device"), options=DEVICES, defaultValue=0))
+        self.add_device_parameter()
         branch = QgsProcessingParameterEnum("BRANCH", self.tr("Network"), options=BRANCHES, defaultValue=0)
         branch.setFlags(branch.flags() | branch.FlagAdvanced)
         self.addParameter(branch)
@@ -118,7 +117,7 @@ class ClusterMapAlgorithm(RssegAlgorithm):
                 )
             result = segment_raster(
                 input_path, model_path, output, extent=extent, tile_size=tile_size,
-                device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)], feedback=run,
+                device=self.device_choice(parameters, context), feedback=run,
             )
         except Cancelled:
             raise QgsProcessingException(self.tr("Cancelled: no output was written")) from None

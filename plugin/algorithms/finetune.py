@@ -22,8 +22,8 @@ from qgis.core import (
 )
 
 from ..layers import raster_layer_path, raster_layers_paths, rasterize_vector_labels
-from .base import RssegAlgorithm, run_feedback
-from .pretrain_base import BACKBONES, DEVICES, parse_bands
+from .base import RssegAlgorithm, parse_bands, run_feedback
+from .pretrain_base import BACKBONES
 
 ARCHITECTURES = ["deeplabv3plus", "hrnet", "diff_hrnet"]
 CLASS_WEIGHTS = ["none", "balanced"]
@@ -85,7 +85,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             "LABEL_FRACTION", self.tr("Share of labelled training patches used"), double, d.label_fraction,
             minValue=0.001, maxValue=1.0))
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", self.tr("Device"), options=DEVICES, defaultValue=0))
+        self.add_device_parameter()
         advanced = [
             QgsProcessingParameterString("BANDS", self.tr("Bands (1-based, comma separated; empty = all)"), optional=True),
             QgsProcessingParameterNumber("VAL_FRACTION", self.tr("Share of blocks held out for validation"), double,
@@ -161,7 +161,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
             weight_decay=self.parameterAsDouble(parameters, "WEIGHT_DECAY", context),
             warmup_epochs=self.parameterAsInt(parameters, "WARMUP_EPOCHS", context),
             seed=self.parameterAsInt(parameters, "SEED", context),
-            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+            device=self.device_choice(parameters, context),
         )
         try:
             config.validate()

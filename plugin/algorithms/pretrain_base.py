@@ -23,11 +23,11 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsProcessing,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..layers import raster_layers_paths
-from .base import RssegAlgorithm, run_feedback
+from .base import RssegAlgorithm, parse_bands, run_feedback
 
-DEVICES = ["auto", "cpu", "cuda"]
 BACKBONES = ["resnet18", "resnet34", "resnet50"]
 
 # config field -> (parameter name, label) for the main (non-advanced) parameters
@@ -40,16 +40,6 @@ MAIN_FIELDS = {
 }
 # fields set from other parameters, or meaningless in a form
 HANDLED_FIELDS = {"inputs", "bands", "backbone", "device"}
-
-
-def parse_bands(text: str | None) -> list[int]:
-    """'1,2,3' or '1 2 3' -> [1, 2, 3]; empty -> [] (all bands)."""
-    if not text or not str(text).strip():
-        return []
-    try:
-        return [int(part) for part in str(text).replace(",", " ").split()]
-    except ValueError:
-        raise QgsProcessingException(f"BANDS: expected 1-based band numbers such as '1,2,3', got {text!r}") from None
 
 
 class PretrainAlgorithm(RssegAlgorithm):
@@ -86,7 +76,7 @@ class PretrainAlgorithm(RssegAlgorithm):
             self.addParameter(QgsProcessingParameterEnum(
                 "BACKBONE", self.tr("Backbone"), options=self.backbones,
                 defaultValue=max(0, self.backbones.index(defaults.backbone)) if defaults.backbone in self.backbones else 0))
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", self.tr("Device"), options=DEVICES, defaultValue=0))
+        self.add_device_parameter()
         self.addParameter(QgsProcessingParameterBoolean(
             "RESUME", self.tr("Resume from OUTPUT_CHECKPOINT if it exists"), defaultValue=True))
         for f in dataclasses.fields(cls):
@@ -135,7 +125,7 @@ class PretrainAlgorithm(RssegAlgorithm):
             values[field_name] = self._number(parameters, param, context, getattr(defaults, field_name))
         if self.backbones:
             values["backbone"] = self.backbones[self.parameterAsEnum(parameters, "BACKBONE", context)]
-        values["device"] = DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
+        values["device"] = self.device_choice(parameters, context)
         for f in dataclasses.fields(cls):
             if f.name in values or f.name in HANDLED_FIELDS:
                 continue

@@ -5,7 +5,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -16,10 +15,8 @@ from qgis.core import (
 
 from ..layers import raster_layer_path
 from ..styling import style_on_load
-from .base import RssegAlgorithm, run_feedback
-from .pretrain_base import parse_bands
+from .base import RssegAlgorithm, parse_bands, run_feedback
 
-DEVICES = ["auto", "cpu", "cuda"]
 
 
 class SegmentAlgorithm(RssegAlgorithm):
@@ -62,7 +59,7 @@ class SegmentAlgorithm(RssegAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             "BATCH_SIZE", self.tr("Batch size (0: automatic)"), QgsProcessingParameterNumber.Integer,
             defaultValue=0, minValue=0))
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", self.tr("Device"), options=DEVICES, defaultValue=0))
+        self.add_device_parameter()
         threads = QgsProcessingParameterNumber(
             "THREADS", self.tr("CPU threads (0: all cores)"), QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)
         threads.setFlags(threads.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -99,7 +96,7 @@ class SegmentAlgorithm(RssegAlgorithm):
                 tile_size=self.parameterAsInt(parameters, "TILE_SIZE", context),
                 overlap=overlap,
                 batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
-                device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+                device=self.device_choice(parameters, context),
                 threads=self.parameterAsInt(parameters, "THREADS", context),
                 confidence_path=confidence,
                 feedback=run_feedback(feedback),
