@@ -567,7 +567,7 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
     <message>
         <location filename="../plugin/algorithms/base.py" line="73"/>
         <source>Device</source>
-        <translation type="unfinished">设备</translation>
+        <translation>设备</translation>
     </message>
 </context>
 <context>
