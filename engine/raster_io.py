@@ -27,6 +27,9 @@ from rasterio.windows import Window, from_bounds
 CLASS_NODATA = 255
 CONFIDENCE_NODATA = -1.0
 BLOCK = 256
+# Class maps are very redundant: DEFLATE level 3 compresses a 2048x2048 map 4x faster than the
+# default level 6 for an 11 % larger file; the writer runs beside the model, so CPU matters more.
+DEFLATE_LEVEL = 3
 
 
 # ---------------------------------------------------------------------------- regions
@@ -95,7 +98,8 @@ class RasterReader:
         data = raw.astype(np.float32)
         data -= self.offset
         data *= self.inv_scale
-        data[:, ~valid] = 0.0
+        if not valid.all():  # a boolean-mask assignment costs a pass even when it selects nothing
+            data[:, ~valid] = 0.0
         pads = ((r0 - row, row + height - r1), (c0 - col, col + width - c1))
         if any(p for pair in pads for p in pair):
             data = np.stack([_pad(band, pads) for band in data])
@@ -155,7 +159,7 @@ class ClassRasterWriter:
         transform = src.window_transform(Window(region.col_off, region.row_off, region.width, region.height))
         profile = dict(driver="GTiff", width=region.width, height=region.height, count=1, crs=src.crs,
                        transform=transform, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
-                       compress="deflate", BIGTIFF="IF_SAFER")
+                       compress="deflate", zlevel=DEFLATE_LEVEL, BIGTIFF="IF_SAFER")
         self._tmp: list[tuple[str, str]] = []
         self._datasets = []
         tmp = temp_path_for(path)

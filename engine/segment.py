@@ -27,7 +27,7 @@ from .blending import StripBlender
 from .progress import RunFeedback
 from .raster_io import ClassRasterWriter, RasterReader, Region, check_writable, raster_region
 from .session import ModelSession, open_model
-from .tiling import ColumnBlock, TileGrid, blend_window, column_blocks, make_grid
+from .tiling import ColumnBlock, TileGrid, column_blocks, make_grid
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 15.0
@@ -218,13 +218,17 @@ def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRaster
     errors: list[BaseException] = []
     timing = {"model_s": 0.0, "wait_input_s": 0.0, "read_s": 0.0, "blend_write_s": 0.0}
 
-    def guarded(target):
+    def guarded(target, cpu_key: str):
         def run():
+            cpu0 = time.thread_time()
             try:
                 target()
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 errors.append(exc)
                 stop.set()
+            finally:
+                # CPU (not wall) seconds: on busy cores, wall time would count waiting for a core
+                timing[cpu_key] = time.thread_time() - cpu0
         return run
 
     def produce():
@@ -234,7 +238,6 @@ def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRaster
         _put(to_model, None, stop)
 
     def consume():
-        window = blend_window(*grid.out)
         blender, current = None, -1
         nodata = 255 if n_classes <= 255 else 65535
         while True:
@@ -246,7 +249,7 @@ def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRaster
             for p, ref in zip(probs, refs):
                 if ref.block != current:
                     current = ref.block
-                    blender = StripBlender(grid, blocks[current], n_classes, window)
+                    blender = StripBlender(grid, blocks[current], n_classes)
                 blender.add(p, ref.i, ref.j)
                 if ref.row_valid is not None:
                     row, classes, conf = blender.finish_row(ref.i, ref.row_valid, want_confidence, nodata)
@@ -256,8 +259,8 @@ def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRaster
         writer.flush()
         timing["blend_write_s"] += time.perf_counter() - t0
 
-    threads = [threading.Thread(target=guarded(produce), name="rsseg-reader", daemon=True),
-               threading.Thread(target=guarded(consume), name="rsseg-writer", daemon=True)]
+    threads = [threading.Thread(target=guarded(produce, "reader_cpu_s"), name="rsseg-reader", daemon=True),
+               threading.Thread(target=guarded(consume, "writer_cpu_s"), name="rsseg-writer", daemon=True)]
     for thread in threads:
         thread.start()
     total = grid.n_tiles if len(blocks) == 1 else sum(len(grid.rows) * len(b.tile_cols) for b in blocks)
@@ -303,27 +306,37 @@ def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRaster
 
 
 def _batches(reader: RasterReader, region: Region, grid: TileGrid, blocks: list[ColumnBlock], batch: int, timing):
-    """(inputs (n, C, H, W), [TileRef]) batches, row of tiles by row of tiles, block by block."""
+    """(inputs (n, C, H, W), [TileRef]) batches, row of tiles by row of tiles, block by block.
+
+    Each read covers the next ``batch`` tiles of a row (one window for several tiles, so
+    overlapping pixels are read once), not the whole row: what the reader holds is bounded
+    by the batch, not by the raster's width. The validity of a row's final rows is gathered
+    chunk by chunk and travels with the row's last tile.
+    """
     th, tw = grid.tile
     arrays: list[np.ndarray] = []
     refs: list[TileRef] = []
     for b, block in enumerate(blocks):
-        first, last = block.tile_cols[0], block.tile_cols[-1]
+        cols = block.tile_cols
         for i in range(len(grid.rows)):
-            t0 = time.perf_counter()
-            row_in, col_in = grid.input_origin(i, first)
-            width = grid.input_origin(i, last)[1] + tw - col_in
-            data, valid = reader.read(region.row_off + row_in, region.col_off + col_in, th, width)
             start, end = grid.final_rows(i)
-            row_valid = valid[start - row_in:end - row_in, block.start - col_in:block.stop - col_in]
-            timing["read_s"] += time.perf_counter() - t0
-            for j in block.tile_cols:
-                c = grid.input_origin(i, j)[1] - col_in
-                arrays.append(data[:, :, c:c + tw])
-                refs.append(TileRef(b, i, j, row_valid if j == last else None))
-                if len(arrays) == batch:
-                    yield np.stack(arrays), refs
-                    arrays, refs = [], []
+            row_valid = np.empty((end - start, block.stop - block.start), bool)
+            for k in range(0, len(cols), batch):
+                chunk = cols[k:k + batch]
+                t0 = time.perf_counter()
+                row_in, col_in = grid.input_origin(i, chunk[0])
+                width = grid.input_origin(i, chunk[-1])[1] + tw - col_in
+                data, valid = reader.read(region.row_off + row_in, region.col_off + col_in, th, width)
+                lo, hi = max(block.start, col_in), min(block.stop, col_in + width)
+                row_valid[:, lo - block.start:hi - block.start] = valid[start - row_in:end - row_in, lo - col_in:hi - col_in]
+                timing["read_s"] += time.perf_counter() - t0
+                for j in chunk:
+                    c = grid.input_origin(i, j)[1] - col_in
+                    arrays.append(data[:, :, c:c + tw])
+                    refs.append(TileRef(b, i, j, row_valid if j == cols[-1] else None))
+                    if len(arrays) == batch:
+                        yield np.stack(arrays), refs
+                        arrays, refs = [], []
     if arrays:
         yield np.stack(arrays), refs
 

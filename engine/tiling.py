@@ -107,6 +107,12 @@ def column_blocks(grid: TileGrid, block_width: int) -> list[ColumnBlock]:
     return blocks
 
 
+def blend_profile(n: int, floor: float = 0.02) -> np.ndarray:
+    """Raised-cosine weights along one axis of an output tile, in [floor, 1] (float64)."""
+    x = (np.arange(n, dtype=np.float64) + 0.5) / n
+    return floor + (1.0 - floor) * np.sin(np.pi * x) ** 2
+
+
 def blend_window(rows: int, cols: int, floor: float = 0.02) -> np.ndarray:
     """Separable raised-cosine weights for one output tile, in [floor, 1].
 
@@ -115,8 +121,20 @@ def blend_window(rows: int, cols: int, floor: float = 0.02) -> np.ndarray:
     centre, and the blend changes smoothly: no seams. The floor keeps the weight above 0
     where a single tile covers a pixel (the region's border).
     """
-    def profile(n: int) -> np.ndarray:
-        x = (np.arange(n, dtype=np.float64) + 0.5) / n
-        return floor + (1.0 - floor) * np.sin(np.pi * x) ** 2
+    return np.outer(blend_profile(rows, floor), blend_profile(cols, floor)).astype(np.float32)
 
-    return np.outer(profile(rows), profile(cols)).astype(np.float32)
+
+def axis_weight_sum(starts: tuple[int, ...], profile: np.ndarray, length: int, lo: int, hi: int) -> np.ndarray:
+    """Sum of ``profile`` over the tiles starting at ``starts``, for pixels [lo, hi) of an axis.
+
+    Because the window is an outer product and tiles sit on a product grid, the total weight
+    of a pixel is (this for its row) x (this for its column): no 2-D weight sum is stored.
+    Tiles are clipped at ``length`` (the region's edge), as their outputs are.
+    """
+    total = np.zeros(hi - lo, np.float64)
+    size = len(profile)
+    for start in starts:
+        a, b = max(start, lo), min(start + size, hi, length)
+        if b > a:
+            total[a - lo:b - lo] += profile[a - start:b - start]
+    return total.astype(np.float32)
