@@ -78,9 +78,10 @@ class StripBlender:
     def _shift(self, n: int) -> None:
         """Drop the ``n`` finished rows; the rows below them (overlap) move to the top."""
         keep = self.scores.shape[1] - n
-        if keep > 0:
-            self.scores[:, :keep] = self.scores[:, n:]
-        self.scores[:, max(keep, 0):] = 0.0
+        for plane in self.scores:  # plane by plane: numpy would copy a whole strip it sees as overlapping
+            if keep > 0:
+                plane[:keep] = plane[n:]
+            plane[max(keep, 0):] = 0.0
 
 
 def argmax_classes(scores: np.ndarray, out: np.ndarray) -> np.ndarray:

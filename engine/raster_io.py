@@ -175,41 +175,54 @@ class ClassRasterWriter:
             self._tmp.append((tmp, confidence_path))
             self.confidence = rasterio.open(tmp, "w", dtype="float32", nodata=CONFIDENCE_NODATA, predictor=3, **profile)
             self._datasets.append(self.confidence)
-        self._pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []
-        self._pending_col: int | None = None
+        self._buf_classes: np.ndarray | None = None
+        self._buf_conf: np.ndarray | None = None
+        self._buf_row: int | None = None   # output row of the buffer's first row; None when empty
+        self._buf_col = self._buf_width = self._filled = 0
 
-    # rows arrive in order within a column block; they are written once a 256-row block is full
     def add_rows(self, row: int, col: int, classes: np.ndarray, confidence: np.ndarray | None) -> None:
-        if self._pending and (col != self._pending_col or row != self._next_row()):
+        """Rows ``row...`` of the output at column ``col``; they arrive in order within a column block.
+
+        Rows are copied into a buffer one output block tall and written when a 256-row block
+        is complete, so each compressed block is written once and no more than one block
+        row is held, however many rows a call brings.
+        """
+        if self._buf_row is not None and (col != self._buf_col or row != self._buf_row + self._filled
+                                          or classes.shape[1] != self._buf_width):
             self.flush()
-        self._pending_col = col
-        self._pending.append((row, classes, confidence))
-        first, end = self._pending[0][0], self._next_row()
-        boundary = (end // BLOCK) * BLOCK
-        if boundary > first:
-            self._write_until(boundary)
+        done = 0
+        while done < classes.shape[0]:
+            if self._buf_row is None:
+                self._start_buffer(row + done, col, classes.shape[1])
+            boundary = (self._buf_row // BLOCK + 1) * BLOCK
+            take = min(classes.shape[0] - done, boundary - self._buf_row - self._filled)
+            rows = slice(self._filled, self._filled + take)
+            self._buf_classes[rows, :self._buf_width] = classes[done:done + take]
+            if self.confidence is not None:
+                self._buf_conf[rows, :self._buf_width] = confidence[done:done + take]
+            self._filled += take
+            done += take
+            if self._buf_row + self._filled == boundary:
+                self.flush()
 
     def flush(self) -> None:
-        if self._pending:
-            self._write_until(self._next_row())
-
-    def _next_row(self) -> int:
-        row, classes, _ = self._pending[-1]
-        return row + classes.shape[0]
-
-    def _write_until(self, stop: int) -> None:
-        first = self._pending[0][0]
-        classes = np.concatenate([c for _, c, _ in self._pending], axis=0)
-        conf = None
+        """Write the buffered rows (a whole block, or the last rows of a column block)."""
+        if self._buf_row is None or not self._filled:
+            self._buf_row = None
+            return
+        n, width = self._filled, self._buf_width
+        window = Window(self._buf_col, self._buf_row, width, n)
+        self.classes.write(self._buf_classes[:n, :width], 1, window=window)
         if self.confidence is not None:
-            conf = np.concatenate([f for _, _, f in self._pending], axis=0)
-        n = stop - first
-        col = self._pending_col
-        window = Window(col, first, classes.shape[1], n)
-        self.classes.write(classes[:n], 1, window=window)
-        if self.confidence is not None:
-            self.confidence.write(conf[:n], 1, window=window)
-        self._pending = [] if n == classes.shape[0] else [(stop, classes[n:], None if conf is None else conf[n:])]
+            self.confidence.write(self._buf_conf[:n, :width], 1, window=window)
+        self._buf_row, self._filled = None, 0
+
+    def _start_buffer(self, row: int, col: int, width: int) -> None:
+        if self._buf_classes is None or self._buf_classes.shape[1] < width:
+            self._buf_classes = np.empty((BLOCK, width), self.classes.dtypes[0])
+            if self.confidence is not None:
+                self._buf_conf = np.empty((BLOCK, width), np.float32)
+        self._buf_row, self._buf_col, self._buf_width, self._filled = row, col, width, 0
 
     def commit(self) -> None:
         """Finish the files and move them to their final names (with class names beside)."""
@@ -223,7 +236,7 @@ class ClassRasterWriter:
 
     def abort(self) -> None:
         """Close and delete the temporary files: nothing is left behind."""
-        self._pending = []
+        self._buf_row = None
         try:
             self._close()
         finally:

@@ -25,15 +25,16 @@ import rasterio
 
 from .blending import StripBlender
 from .progress import RunFeedback
-from .raster_io import ClassRasterWriter, RasterReader, Region, check_writable, raster_region
+from .raster_io import BLOCK, ClassRasterWriter, RasterReader, Region, check_writable, raster_region
 from .session import ModelSession, open_model
 from .tiling import ColumnBlock, TileGrid, column_blocks, make_grid
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 15.0
 DEFAULT_BATCH = 4
-DEFAULT_STRIP_MB = 32       # score strip budget: wider regions are cut into column blocks
-GDAL_CACHE_MB = 64       # GDAL's block cache would otherwise grow to 5% of RAM on big rasters
+DEFAULT_STRIP_MB = 24       # score strip budget: wider regions are cut into column blocks
+OPEN_CACHE_MB = 8        # GDAL block cache while opening; the run sizes its own (gdal_cache_bytes)
+MAX_CACHE_MB = 128       # GDAL's block cache would otherwise grow to 5% of RAM on big rasters
 QUEUE_DEPTH = 2
 POLL_S = 0.2
 
@@ -97,7 +98,8 @@ def segment_raster(
         raise ValueError(f"INPUT: {input_path} does not exist")
     model = open_model(model_path, device=device, threads=threads, log=feedback.log)
 
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    # rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax as *bytes* (64 meant 64 bytes)
+    with rasterio.Env(GDAL_CACHEMAX=OPEN_CACHE_MB * 2**20):
         try:
             src = rasterio.open(input_path)
         except rasterio.RasterioIOError as exc:
@@ -121,8 +123,9 @@ def segment_raster(
             )
             writer = ClassRasterWriter(output_path, src, region, names, colors, confidence_path)
             try:
-                timing = _run_pipeline(model, reader, writer, region, grid, blocks, batch, n_classes,
-                                       confidence_path is not None, feedback)
+                with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(src, grid, blocks, confidence_path is not None)):
+                    timing = _run_pipeline(model, reader, writer, region, grid, blocks, batch, n_classes,
+                                           confidence_path is not None, feedback)
                 writer.commit()
             except BaseException:
                 writer.abort()
@@ -203,9 +206,27 @@ def block_width(grid: TileGrid, n_classes: int, max_strip_mb: float) -> int:
     """Column-block width keeping the score strip under ``max_strip_mb`` (0 = no limit)."""
     if not max_strip_mb or max_strip_mb <= 0:
         return 0
-    per_column = (n_classes + 1) * grid.out[0] * 4
+    per_column = n_classes * grid.out[0] * 4
     width = int(max_strip_mb * 2**20 // per_column) // 256 * 256
     return max(width, 8 * grid.out[1] // 256 * 256 + 256)  # wide enough that re-computed edge tiles stay few
+
+
+def gdal_cache_bytes(src, grid: TileGrid, blocks: list[ColumnBlock], want_confidence: bool) -> int:
+    """GDAL block cache for a run: the input blocks under one row of tiles plus one block row of output.
+
+    Rows of tiles overlap and reads of neighbouring batches share block columns, so the
+    input blocks of the current row of tiles are worth keeping (a compressed block is then
+    decoded once); output blocks wait in the cache until they are compressed and written.
+    Anything more only grows memory with the raster's width; sized from the tile and the
+    column block, not a fixed share of RAM.
+    """
+    block_rows = src.block_shapes[0][0] if src.block_shapes else 256
+    width = max(b.stop - b.start for b in blocks) + grid.tile[1]
+    item = max(np.dtype(dtype).itemsize for dtype in src.dtypes)  # a pixel-interleaved block holds every band
+    rows_in = grid.tile[0] + min(block_rows, grid.tile[0])
+    read = rows_in * min(width, src.width + grid.tile[1]) * src.count * item
+    written = BLOCK * width * (2 + (4 if want_confidence else 0))
+    return int(min(max(1.25 * (read + written), OPEN_CACHE_MB * 2**20), MAX_CACHE_MB * 2**20))
 
 
 # ---------------------------------------------------------------------------- pipeline
@@ -248,7 +269,7 @@ def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRaster
             probs, refs = item
             for p, ref in zip(probs, refs):
                 if ref.block != current:
-                    current = ref.block
+                    current, blender = ref.block, None  # free the old strip before the new one
                     blender = StripBlender(grid, blocks[current], n_classes)
                 blender.add(p, ref.i, ref.j)
                 if ref.row_valid is not None:
