@@ -95,8 +95,8 @@ class RasterReader:
         window = Window(c0, r0, c1 - c0, r1 - r0)
         raw = self.src.read(self.bands, window=window)
         valid = self._valid(raw, window)
-        data = raw.astype(np.float32)
-        data -= self.offset
+        data = np.empty(raw.shape, np.float32)
+        np.subtract(raw, self.offset, out=data, casting="unsafe")  # converts and centres in one pass
         data *= self.inv_scale
         if not valid.all():  # a boolean-mask assignment costs a pass even when it selects nothing
             data[:, ~valid] = 0.0
