@@ -224,7 +224,7 @@ def gdal_cache_bytes(src, grid: TileGrid, blocks: list[ColumnBlock], want_confid
     width = max(b.stop - b.start for b in blocks) + grid.tile[1]
     item = max(np.dtype(dtype).itemsize for dtype in src.dtypes)  # a pixel-interleaved block holds every band
     rows_in = grid.tile[0] + min(block_rows, grid.tile[0])
-    read = rows_in * min(width, src.width + grid.tile[1]) * src.count * item
+    read = rows_in * width * src.count * item
     written = BLOCK * width * (2 + (4 if want_confidence else 0))
     return int(min(max(1.25 * (read + written), OPEN_CACHE_MB * 2**20), MAX_CACHE_MB * 2**20))
 
