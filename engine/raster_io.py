@@ -28,7 +28,7 @@ CLASS_NODATA = 255
 CONFIDENCE_NODATA = -1.0
 BLOCK = 256
 # Class maps are very redundant: DEFLATE level 3 compresses a 2048x2048 map 4x faster than the
-# default level 6 for an 11 % larger file; the writer runs beside the model, so CPU matters more.
+# default level 6 for a 12 % larger file; the writer runs beside the model, so CPU matters more.
 DEFLATE_LEVEL = 3
 
 

@@ -4,13 +4,15 @@ Three threads keep the model busy:
 
     reader  --batches-->  model (this thread)  --scores-->  blender + writer
 
-The reader reads one row of tiles at a time (one window per row, not per tile), normalises
-it and cuts it into batches; the model thread only runs onnxruntime (which releases the
-GIL); the blender averages overlapping scores in a strip of rows and hands finished rows
-to the writer. Queues are short, so memory depends on the tile size, the batch size and
-the width of a column block, never on the raster's height; very wide rasters are cut into
-column blocks of bounded width. Cancellation is polled between batches; on cancel or
-error the temporary outputs are deleted.
+The reader reads one window per batch of neighbouring tiles (overlapping pixels are read
+once), normalises it and cuts it into a batch; the model thread only runs onnxruntime
+(which releases the GIL); the blender averages overlapping scores in a strip one tile tall
+and hands finished rows to the writer. Everything beside the model is kept cheap, because
+on a CPU it shares the cores with the model (docs/performance.md has the measurements).
+Memory depends on the tile size, the batch size and the width of a column block, never on
+the raster's height; very wide rasters are cut into column blocks of bounded width, and
+GDAL's block cache is sized from the same quantities. Cancellation is polled between
+batches; on cancel or error the temporary outputs are deleted.
 """
 from __future__ import annotations
 
