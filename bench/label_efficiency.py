@@ -77,6 +77,7 @@ class Settings:
     train_images_per_tile: int = 0       # 0 = every image of the training tiles
     device: str = "cpu"
     threads: int = 2
+    method_overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # --set METHOD.FIELD=VALUE
     mode: str = "default"
 
 
@@ -150,12 +151,27 @@ def pretrain(name: str, images: list[str], s: Settings, work: Path) -> Path:
         values["backbone"] = "resnet18"
     if "warmup_epochs" in names:  # GraSS: SimCLR warm-up epochs, then gradient-guided ones
         values["warmup_epochs"] = min(cls().warmup_epochs, max(0, s.pretrain_epochs - 1))
+    for key, text in s.method_overrides.get(name, {}).items():
+        if key not in names:
+            raise SystemExit(f"--set {name}.{key}: {cls.__name__} has no field {key!r}")
+        values[key] = _typed_like(getattr(cls(), key), text)
     config = cls(**{k: v for k, v in values.items() if k in names})
     output = work / f"pretrain_{name}.pt"
     started = time.monotonic()
     result = run(name, config, output, feedback=quiet_feedback(work / "logs" / f"pretrain_{name}.log"), resume=False)
     log(f"pretrained {name} in {time.monotonic() - started:.0f} s -> {result.checkpoint}")
     return Path(result.checkpoint)
+
+
+def _typed_like(default, text: str):
+    """Convert a --set value to the type of the config field's default."""
+    if isinstance(default, bool):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(default, (int, float)):
+        return type(default)(text)
+    if isinstance(default, list):
+        return [type(default[0])(v) if default else float(v) for v in text.split(",")]
+    return text
 
 
 def finetune_and_test(architecture: str, pretrained: str, fraction: float, seed: int, s: Settings, work: Path,
@@ -260,6 +276,9 @@ def markdown(result: dict, command: str) -> str:
             text.append("failed" if c is None else f"{100 * c['mean']:.1f} ± {100 * c['std']:.1f}")
         lines.append(f"| {row} | " + " | ".join(text) + " |")
     mode = s["mode"]
+    changed = s.get("method_overrides") or {}
+    overrides = "".join(f", {m}: " + ", ".join(f"{k}={v}" for k, v in kv.items()) for m, kv in changed.items())
+    overrides = f" except{overrides[1:]}" if overrides else ""
     warning = (
         "\n**Quick mode**: a smoke test of the benchmark (tiny pretraining and fine-tuning, "
         f"{s['train_images_per_tile']} training images per tile, {s['test_images']} test images). Its numbers "
@@ -289,7 +308,7 @@ Per-run values, min and max: the JSON printed by the script (saved as `{result['
 - Label fraction: the share of labelled training patches kept (rsseg:finetune's LABEL_FRACTION).
 - Pretraining on all {result['split']['all_images']} images, labels unused, once (seed 0): {s['pretrain_epochs']}
   epoch(s) of {s['pretrain_patches']} patches of {s['pretrain_patch_size']} px (diffusion {s['diffusion_patch_size']} px),
-  batch {s['pretrain_batch_size']}.
+  batch {s['pretrain_batch_size']}; method configs at their defaults{overrides}.
 - Fine-tuning: {s['epochs']} epochs of {s['patches_per_epoch']} patches of {s['patch_size']} px, batch
   {s['batch_size']}, AdamW lr {s['learning_rate']}; DeepLabV3+ ResNet-18 (scratch, GraSS, SDCluster rows),
   HRNet-W18 from scratch and Diff-HRNet from the diffusion checkpoint (compare those two).
@@ -315,6 +334,9 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--val-fraction", type=float, help="share of training blocks held out to pick the best epoch "
                                                        "(default 0: validation costs more than training on a CPU)")
     p.add_argument("--device", help="cpu (default), cuda or auto")
+    p.add_argument("--set", action="append", default=[], metavar="METHOD.FIELD=VALUE",
+                   help="override a field of a pretraining method's config, e.g. grass.map_sign=absolute "
+                        "(repeatable; recorded as a custom run)")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"),
                    help="checkpoints, models and logs (default .bench/label_efficiency, git-ignored)")
     p.add_argument("--no-docs", action="store_true", help="do not write docs/results.md")
@@ -336,6 +358,12 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     if [a for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--") and a not in (
             "--quick", "--no-docs") and not a.startswith(("--work-dir", "--docs", "--threads", "--device"))]:
         s.mode += "+custom"  # settings changed: recorded in its own section, not as the preset's
+    for item in args.set:
+        target, _, value = item.partition("=")
+        method, _, key = target.partition(".")
+        if not (method and key and value):
+            p.error(f"--set {item!r}: expected METHOD.FIELD=VALUE, e.g. grass.map_sign=absolute")
+        s.method_overrides.setdefault(method, {})[key] = value
     if not s.seeds or not s.fractions:
         p.error("--seeds and --fractions need at least one value")
     return s, args
