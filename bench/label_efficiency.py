@@ -29,6 +29,7 @@ Prints a JSON table and writes docs/results.md (``--no-docs`` to skip).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import dataclasses
 import importlib
 import json
@@ -355,9 +356,11 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         value = getattr(args, f.name, None)
         if value is not None and f.name not in ("fractions", "seeds", "methods"):
             setattr(s, f.name, value)
-    if [a for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--") and a not in (
+    given = list(argv if argv is not None else sys.argv[1:])
+    if [a for a in given if a.startswith("--") and a not in (
             "--quick", "--no-docs") and not a.startswith(("--work-dir", "--docs", "--threads", "--device"))]:
-        s.mode += "+custom"  # settings changed: recorded in its own section, not as the preset's
+        # settings changed: recorded in a section of their own (one per distinct command), not as the preset's
+        s.mode += "+custom-" + hashlib.sha1(" ".join(given).encode()).hexdigest()[:6]
     for item in args.set:
         target, _, value = item.partition("=")
         method, _, key = target.partition(".")
