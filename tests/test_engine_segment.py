@@ -265,9 +265,14 @@ def numpy_peak_segmenting(tmp_path, name, height, width):
 
 
 def test_memory_does_not_grow_with_raster_height(tmp_path):
-    """numpy's peak (tracemalloc) is the same for a raster 8x taller, and below one full-raster plane."""
+    """numpy's peak (tracemalloc) for a raster 16x taller stays near the short one's and below
+    one full-raster plane.
+
+    The peak depends a little on thread timing (how many batches sit in the queues at the
+    worst moment, and a longer run meets that moment more often), so the bound allows 1.5x:
+    memory growing with height would be ~16x here."""
     short = numpy_peak_segmenting(tmp_path, "short", 500, 384)
-    tall = numpy_peak_segmenting(tmp_path, "tall", 4000, 384)
-    full_plane = 4000 * 384 * 4  # one float32 band of the tall raster
-    assert tall < 1.25 * short, f"peak {short / 1e6:.1f} MB -> {tall / 1e6:.1f} MB"
+    tall = numpy_peak_segmenting(tmp_path, "tall", 8000, 384)
+    full_plane = 8000 * 384 * 4  # one float32 band of the tall raster
+    assert tall < 1.5 * short, f"peak {short / 1e6:.1f} MB -> {tall / 1e6:.1f} MB"
     assert tall < full_plane, f"numpy peak {tall / 1e6:.1f} MB"
