@@ -35,7 +35,7 @@ DATA = REPO.parent / "shared" / "data" / "dubai_aerial" / "geotiff"
 TRAIN_TILES = (1, 3, 4, 5, 7)
 TEST_TILES = (2,)
 CLASS_NAMES = ["building", "land", "road", "vegetation", "water"]
-PICTURE = REPO / "docs" / "sdcluster_dubai_clusters.png"
+PICTURE = REPO / "docs" / "sdcluster_cluster_map.png"
 RESULTS_START, RESULTS_END = "<!-- cluster-map-quality:start -->", "<!-- cluster-map-quality:end -->"
 
 
