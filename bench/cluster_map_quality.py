@@ -31,20 +31,14 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "dubai_aerial" / "geotiff"
-TRAIN_TILES = (1, 3, 4, 5, 7)
-TEST_TILES = (2,)
-CLASS_NAMES = ["building", "land", "road", "vegetation", "water"]
+from dubai_split import CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, label_of, tile_pairs  # noqa: E402
+
 PICTURE = REPO / "docs" / "sdcluster_cluster_map.png"
 RESULTS_START, RESULTS_END = "<!-- cluster-map-quality:start -->", "<!-- cluster-map-quality:end -->"
 
 
 def images_of(tiles) -> list[Path]:
-    return [p for t in tiles for p in sorted(DATA.glob(f"tile_{t}_*_image.tif"))]
-
-
-def label_of(image: Path) -> Path:
-    return image.with_name(image.name.replace("_image.tif", "_label.tif"))
+    return [Path(p) for p in tile_pairs(tiles)[0]]
 
 
 def pooled_scores(predictions: list[Path], images: list[Path]) -> dict:

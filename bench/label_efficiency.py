@@ -47,11 +47,8 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "dubai_aerial" / "geotiff"
-TRAIN_TILES = (1, 3, 4, 5, 7)
-TEST_TILES = (2,)
-CLASS_NAMES = ["building", "land", "road", "vegetation", "water"]
-CLASS_COLORS = [[60, 16, 152], [132, 41, 246], [110, 193, 228], [254, 221, 58], [226, 169, 41]]
+from dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, tile_pairs  # noqa: E402
+
 ALL_METHODS = ("grass", "sdcluster", "diffusion")
 
 
@@ -88,23 +85,6 @@ QUICK = dict(epochs=2, patches_per_epoch=48, patch_size=64, pretrain_epochs=1, p
 
 
 # ----------------------------------------------------------------------------- data
-def tile_pairs(tiles, per_tile: int = 0) -> tuple[list[str], list[str]]:
-    """(images, labels) of the given tiles, sorted (the first ``per_tile`` of each tile when
-    set); raises when the data is missing."""
-    images, labels = [], []
-    for tile in tiles:
-        found = sorted(DATA.glob(f"tile_{tile}_*_image.tif"))
-        if not found:
-            raise SystemExit(f"no images of tile {tile} in {DATA}; see ../shared/data/README.md")
-        if per_tile:
-            found = found[:per_tile]
-        for image in found:
-            label = image.with_name(image.name.replace("_image.tif", "_label.tif"))
-            images.append(str(image))
-            labels.append(str(label))
-    return images, labels
-
-
 def available_methods(requested: list[str]) -> list[str]:
     """Methods whose module imports (a method still being written is skipped, said so)."""
     from training.methods import METHODS
