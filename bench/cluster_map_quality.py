@@ -30,7 +30,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-
 from dubai_split import CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, label_of, tile_pairs  # noqa: E402
 
 PICTURE = REPO / "docs" / "sdcluster_cluster_map.png"

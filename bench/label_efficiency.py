@@ -29,8 +29,8 @@ Prints a JSON table and writes docs/results.md (``--no-docs`` to skip).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
@@ -46,7 +46,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-
 from dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, tile_pairs  # noqa: E402
 
 ALL_METHODS = ("grass", "sdcluster", "diffusion")

@@ -55,8 +55,9 @@ def make_raster(path: Path, size: int, seed: int = 0) -> Path:
 
 def make_models(folder: Path) -> tuple[Path, Path]:
     """A small realistic net (3x3 convs 3->16->16->5) and a cheap one (1x1, 3->5)."""
-    from engine.model_card import ModelCard
     from helpers_onnx import conv_model
+
+    from engine.model_card import ModelCard
 
     card = ModelCard(class_names=[f"class {k}" for k in range(5)], tile_size=256, tile_overlap_percent=15)
     real = conv_model(folder / "small_net.onnx", 3, 5, kernel=3, layers=3, hidden=16, card=card)

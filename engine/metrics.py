@@ -40,7 +40,7 @@ def confusion_matrix(pred: np.ndarray, ref: np.ndarray, num_classes: int, ignore
 
 
 def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, NaN where den is 0 (a score that is undefined, not zero)."""
+    """Num / den, NaN where den is 0 (a score that is undefined, not zero)."""
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     out = np.full(np.broadcast(num, den).shape, np.nan)

@@ -153,7 +153,7 @@ class ModelCard:
         return meta
 
     @classmethod
-    def from_metadata(cls, meta: Mapping[str, str]) -> "ModelCard":
+    def from_metadata(cls, meta: Mapping[str, str]) -> ModelCard:
         """Read a card from ONNX metadata; tolerant of Deepness files and plain strings."""
         values = {k: _loads(v) for k, v in meta.items()}
         known = {

@@ -77,7 +77,7 @@ def to_probabilities(raw: np.ndarray, outputs: str = "probabilities") -> np.ndar
 
 
 def choose_providers(device: str) -> list[str]:
-    """onnxruntime providers for DEVICE auto/cpu/cuda; 'cuda' without CUDA is an error."""
+    """Onnxruntime providers for DEVICE auto/cpu/cuda; 'cuda' without CUDA is an error."""
     device = (device or "auto").lower()
     if device not in DEVICES:
         raise ValueError(f"DEVICE: expected one of {', '.join(DEVICES)}, got {device!r}")

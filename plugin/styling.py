@@ -46,7 +46,7 @@ class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     (they are tiny: a list of names and colours).
     """
 
-    _alive: list["ClassStylePostProcessor"] = []
+    _alive: list[ClassStylePostProcessor] = []
 
     def __init__(self, names: Sequence[str], colors: Sequence[Sequence[int]]):
         super().__init__()
@@ -54,7 +54,7 @@ class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         self.colors = [tuple(int(v) for v in c[:3]) for c in colors]
 
     @classmethod
-    def create(cls, names: Sequence[str], colors: Sequence[Sequence[int]]) -> "ClassStylePostProcessor":
+    def create(cls, names: Sequence[str], colors: Sequence[Sequence[int]]) -> ClassStylePostProcessor:
         instance = cls(names, colors)
         cls._alive.append(instance)
         del cls._alive[:-32]  # a long session keeps the last few; each was used right after its run

@@ -20,11 +20,13 @@ def build_model():
     from qgis.core import (
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
-        QgsProcessingModelChildParameterSource as Source,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
         QgsProcessingParameterFile,
         QgsProcessingParameterRasterLayer,
+    )
+    from qgis.core import (
+        QgsProcessingModelChildParameterSource as Source,
     )
     from qgis.PyQt.QtCore import QPointF
 

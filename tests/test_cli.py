@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from finetune_scene import write_scene
 
 torch = pytest.importorskip("torch")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from sdcluster_scene import make_scene, write_scene
+
 from training.checkpoint import Checkpoint, config_to_dict
 from training.methods.sdcluster import SDClusterMethod
 from training.methods.sdcluster_config import SDClusterConfig

@@ -1,16 +1,12 @@
 """Two CPU processes under torchrun (gloo) train one shared model."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
 from finetune_scene import write_scene
+from helpers_torchrun import run_torchrun
 
 torch = pytest.importorskip("torch")
 
@@ -38,18 +34,7 @@ def test_two_processes_train_one_model(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(repo=str(REPO), image=str(image), label=str(label),
                                     output=str(tmp_path / "m.pt"), folder=str(tmp_path)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    # --standalone: a local rendezvous on a free port; own session so a hang can be killed whole
-    process = subprocess.Popen(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _out, err = process.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail("torchrun with 2 processes did not finish in 180 s")
-    assert process.returncode == 0, err[-3000:]
+    run_torchrun(script, tmp_path, timeout=180)
     rank0 = torch.load(tmp_path / "rank0.pt")
     rank1 = torch.load(tmp_path / "rank1.pt")
     from training.checkpoint import Checkpoint

@@ -10,12 +10,12 @@ torch = pytest.importorskip("torch")
 
 from tests.conftest import write_geotiff  # noqa: E402
 from tests.sdcluster_scene import make_scene  # noqa: E402
+from tests.test_hrnet import calibrate_batchnorm  # noqa: E402
 from training.checkpoint import Checkpoint  # noqa: E402
 from training.methods import pretrain  # noqa: E402
 from training.methods.diffusion_config import DiffusionConfig  # noqa: E402
 from training.nets.diff_hrnet import build  # noqa: E402
 from training.nets.registry import build_segmentation_net  # noqa: E402
-from tests.test_hrnet import calibrate_batchnorm  # noqa: E402
 
 HRNET = dict(width=4, modules=[1, 1, 1, 1], blocks=1, stem_channels=8)
 DENOISER = dict(base_channels=8, channel_mults=[1, 1, 2, 2, 2, 2], blocks_per_level=1, attention_levels=[4])
@@ -159,7 +159,7 @@ def test_two_exports_give_identical_outputs(checkpoint):
 
 @pytest.mark.slow
 def test_finetune_and_export_end_to_end(tmp_path):
-    """rsseg's own fine-tuning and export (HRNetV2-W18 size) on a diffusion checkpoint."""
+    """Rsseg's own fine-tuning and export (HRNetV2-W18 size) on a diffusion checkpoint."""
     from tests.sdcluster_scene import write_scene
     from training.export import export_checkpoint
     from training.finetune import finetune

@@ -21,8 +21,8 @@ def test_form_has_the_shared_and_the_diffusion_parameters(rsseg_provider):
 
 
 def test_processing_run_trains_and_writes_samples(qgis_app, tmp_path):
-    import torch
     import processing
+    import torch
 
     from training.checkpoint import Checkpoint
 

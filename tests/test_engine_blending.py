@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import write_geotiff
+
 from engine.blending import StripBlender, argmax_classes
 from engine.raster_io import ClassRasterWriter, Region
 from engine.segment import gdal_cache_bytes
@@ -105,7 +105,7 @@ def test_writer_buffers_rows_arriving_in_uneven_chunks(tmp_path):
 
 
 def test_gdal_cache_is_sized_in_bytes_from_tile_and_block(tmp_path):
-    """rasterio passes an integer GDAL_CACHEMAX to GDAL as bytes: 64 once meant a 64-byte cache."""
+    """Rasterio passes an integer GDAL_CACHEMAX to GDAL as bytes: 64 once meant a 64-byte cache."""
     gdal = pytest.importorskip("osgeo.gdal")
     raster = write_geotiff(tmp_path / "in.tif", np.zeros((3, 64, 3000), np.uint8))
     with rasterio.open(raster) as src:

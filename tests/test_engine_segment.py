@@ -8,13 +8,13 @@ import tracemalloc
 import numpy as np
 import pytest
 import rasterio
+from conftest import write_geotiff
+from helpers_onnx import conv_model, run_whole
 from rasterio.transform import from_origin
 
-from conftest import write_geotiff
 from engine.model_card import ModelCard
 from engine.progress import Cancelled, RunFeedback
 from engine.segment import segment_raster
-from helpers_onnx import conv_model, run_whole
 
 QUIET = RunFeedback(log=lambda message: None)
 
@@ -265,7 +265,7 @@ def numpy_peak_segmenting(tmp_path, name, height, width):
 
 
 def test_memory_does_not_grow_with_raster_height(tmp_path):
-    """numpy's peak (tracemalloc) for a raster 16x taller stays near the short one's and below
+    """Numpy's peak (tracemalloc) for a raster 16x taller stays near the short one's and below
     one full-raster plane.
 
     The peak depends a little on thread timing (how many batches sit in the queues at the

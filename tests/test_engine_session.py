@@ -5,10 +5,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers_onnx import conv_model
 
 from engine.model_card import ModelCard
 from engine.session import choose_providers, open_model, to_probabilities
-from helpers_onnx import conv_model
 
 
 def test_open_dynamic_model_reads_card_and_shapes(tmp_path):

@@ -5,7 +5,6 @@ import random
 
 import numpy as np
 import pytest
-
 from finetune_scene import tiny_config, write_scene
 
 torch = pytest.importorskip("torch")

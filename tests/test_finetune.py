@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from finetune_scene import tiny_config, write_scene
 
 torch = pytest.importorskip("torch")

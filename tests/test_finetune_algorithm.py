@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from finetune_scene import write_scene
 
 pytest.importorskip("torch")
@@ -20,9 +19,8 @@ def _params(tmp, image, labels, **extra):
 
 def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
     import processing
-    from qgis.core import QgsProcessingFeedback
-
     import torch
+    from qgis.core import QgsProcessingFeedback
     torch.set_num_threads(1)
     image, label = write_scene(tmp_path, size=64)
     messages: list[str] = []
@@ -44,6 +42,7 @@ def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
     exported = processing.run("rsseg:export_onnx", {
         "CHECKPOINT": str(tmp_path / "m.pt"), "TILE_SIZE": 128, "OUTPUT_MODEL": str(tmp_path / "again.onnx")})
     import onnx
+
     from engine.model_card import ModelCard
     model = onnx.load(exported["OUTPUT_MODEL"])
     card = ModelCard.from_metadata({p.key: p.value for p in model.metadata_props})
@@ -52,10 +51,9 @@ def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
 
 def test_finetune_with_polygon_labels(qgis_app, tmp_path):
     import processing
+    import torch
     from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsRectangle, QgsVectorLayer
     from qgis.PyQt.QtCore import QVariant
-
-    import torch
     torch.set_num_threads(1)
     image, _ = write_scene(tmp_path, size=64)
     layer = QgsVectorLayer("Polygon?crs=EPSG:32640", "labels", "memory")
@@ -76,9 +74,8 @@ def test_finetune_with_polygon_labels(qgis_app, tmp_path):
 
 def test_errors_name_the_parameter(qgis_app, tmp_path):
     import processing
-    from qgis.core import QgsProcessingException
-
     from conftest import write_geotiff
+    from qgis.core import QgsProcessingException
     image, _ = write_scene(tmp_path, size=64)
     empty = write_geotiff(tmp_path / "empty.tif", np.full((64, 64), 255, np.uint8))
     with pytest.raises(QgsProcessingException, match="LABELS: empty.tif holds only the ignore value"):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
-
 from conftest import write_geotiff
 from finetune_scene import tiny_config, write_scene
+from rasterio.transform import from_origin
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -86,7 +85,7 @@ def test_label_on_another_grid_is_resampled_nearest(tmp_path):
     assert np.array_equal(got, expected)
     # and in another CRS (EPSG:3857 around the same place) it still lands on the image grid
     with rasterio.open(label) as src:
-        from rasterio.warp import calculate_default_transform, reproject, Resampling
+        from rasterio.warp import Resampling, calculate_default_transform, reproject
         transform, width, height = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
         warped = np.full((height, width), 255, np.uint8)
         reproject(coarse, warped, src_transform=src.transform, src_crs=src.crs, dst_transform=transform,

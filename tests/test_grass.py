@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, SHARED_DATA, write_geotiff
+
 from training.checkpoint import Checkpoint
 from training.methods import pretrain
 from training.methods.grass import GraSS
@@ -82,7 +82,7 @@ def test_short_run_lowers_the_loss_and_saves_a_usable_encoder(tmp_path):
 def test_training_steps_lower_the_loss_on_a_batch(tmp_path, stage_steps):
     warmup, _ = stage_steps
     raster = _blocks_raster(tmp_path / "scene.tif")
-    from training.data.rasters import compute_normalization, UnlabeledPatchDataset
+    from training.data.rasters import UnlabeledPatchDataset, compute_normalization
 
     norm = compute_normalization([raster], [1, 2, 3])
     dataset = UnlabeledPatchDataset([raster], [1, 2, 3], 64, 4, norm, seed=3)

@@ -34,8 +34,8 @@ def test_form_promotes_warmup_epochs_and_exposes_grass_fields(rsseg_provider):
 
 
 def test_processing_run_trains_both_stages(qgis_app, tmp_path):
-    import torch
     import processing
+    import torch
 
     from training.checkpoint import Checkpoint
 

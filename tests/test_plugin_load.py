@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import QGIS_PLUGINS, REPO
 
 GROUP_NAMES = {"Pretraining", "Fine-tuning", "Inference", "Evaluation"}
@@ -54,9 +53,8 @@ def test_every_listed_algorithm_loads(rsseg_provider):
 
 
 def test_init_processing_twice_keeps_one_provider_and_unload_removes_it(qgis_app):
-    from qgis.core import QgsApplication
-
     from conftest import load_rsseg_package
+    from qgis.core import QgsApplication
 
     registry = QgsApplication.processingRegistry()
     plugin = qgis_app.rsseg_plugin

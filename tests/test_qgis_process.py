@@ -6,7 +6,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import REPO, make_onnx_model, write_geotiff
 
 QGIS_PROCESS = REPO / "scripts" / "qgis_process"
@@ -28,7 +27,7 @@ def two_colour_scene(path, size: int = 64):
 
 
 def red_blue_model(path):
-    """class 0 'red' when red > blue, class 1 'blue' otherwise."""
+    """Class 0 'red' when red > blue, class 1 'blue' otherwise."""
     from engine.model_card import ModelCard
 
     weights = [[8.0, 0.0, -8.0], [-8.0, 0.0, 8.0]]

@@ -2,15 +2,11 @@
 batch, and a pretraining run completes with a shared checkpoint."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
+from helpers_torchrun import run_torchrun
 from sdcluster_scene import write_scene
 
 torch = pytest.importorskip("torch")
@@ -49,17 +45,7 @@ def test_two_processes(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(repo=str(REPO), image=str(image), output=str(tmp_path / "sdc.pt"),
                                     folder=str(tmp_path)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _out, err = process.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail("torchrun with 2 processes did not finish in 240 s")
-    assert process.returncode == 0, err[-3000:]
+    run_torchrun(script, tmp_path, timeout=240)
 
     from training.checkpoint import Checkpoint
     from training.methods.sinkhorn import sinkhorn_knopp

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from sdcluster_scene import make_scene, write_scene
+
 from training.checkpoint import Checkpoint
 from training.methods import pretrain
 from training.methods.sdcluster import SDClusterMethod

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import write_geotiff
-from engine.model_card import ModelCard
 from helpers_onnx import conv_model
+
+from engine.model_card import ModelCard
 
 
 @pytest.fixture
@@ -21,7 +21,6 @@ def case(tmp_path):
 
 def test_segment_runs_through_processing(qgis_app, case):
     import processing
-    from qgis.core import QgsRectangle
 
     tmp, raster, model = case
     results = processing.run("rsseg:segment", {
@@ -49,8 +48,14 @@ def test_segment_errors_name_the_parameter(qgis_app, case):
 
 
 def test_class_style_post_processor(qgis_app, case):
-    from qgis.core import (QgsPalettedRasterRenderer, QgsProcessingContext, QgsProcessingFeedback, QgsProject,
-                           QgsRasterLayer)
+    from qgis.core import (
+        QgsPalettedRasterRenderer,
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProject,
+        QgsRasterLayer,
+    )
+
     from plugin.styling import ClassStylePostProcessor, style_on_load
 
     tmp, raster, model = case

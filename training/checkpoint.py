@@ -74,7 +74,7 @@ class Checkpoint:
         return target
 
     @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "Checkpoint":
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
         """Read a checkpoint, with a clear message for missing, corrupt or foreign files."""
         source = Path(path)
         if not source.is_file():

@@ -465,7 +465,7 @@ def resolution_cm(path: str | os.PathLike) -> float | None:
 
 
 def _rank_score(miou: float | None) -> float:
-    """mIoU for comparisons: undefined (None/NaN) ranks below any real score."""
+    """MIoU for comparisons: undefined (None/NaN) ranks below any real score."""
     return -1.0 if miou is None or math.isnan(miou) else float(miou)
 
 

@@ -18,8 +18,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from engine.progress import Cancelled, RunFeedback
-from training.config import PretrainConfig
 from training.checkpoint import Checkpoint, CheckpointError, config_to_dict
+from training.config import PretrainConfig
 from training.data.rasters import (
     Normalization,
     UnlabeledPatchDataset,

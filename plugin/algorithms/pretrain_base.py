@@ -12,6 +12,7 @@ import dataclasses
 import os
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
@@ -21,7 +22,6 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsProcessing,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 

@@ -18,7 +18,6 @@ from ..styling import style_on_load
 from .base import RssegAlgorithm, parse_bands, run_feedback
 
 
-
 class SegmentAlgorithm(RssegAlgorithm):
     algorithm_name = "segment"
     group_key = "inference"

@@ -16,10 +16,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import rasterio
+import torch
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
-import torch
 from torch.utils.data import Dataset
 
 from training.data.rasters import Normalization, valid_mask

@@ -15,8 +15,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 import torch
+from rasterio.windows import Window
 from torch.utils.data import Dataset
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg")

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.png import stretch_to_rgb, write_png
-from training.methods.diffusion_config import PRESETS as PRESET_NAMES, SCHEDULES, DiffusionConfig
+from training.methods.diffusion_config import PRESETS as PRESET_NAMES
+from training.methods.diffusion_config import SCHEDULES, DiffusionConfig
 from training.nets.unet_ddpm import PRESETS, DenoiserSpec, UNetDenoiser
 from training.pretrain_loop import PretrainMethod
 from training.runtime import warmup_cosine_scheduler

@@ -255,7 +255,7 @@ class SDClusterMethod(PretrainMethod):
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int, total_steps: int) -> None:
-        """teacher <- m * teacher + (1 - m) * student, m on a cosine ramp 0.99 -> 1."""
+        """Teacher <- m * teacher + (1 - m) * student, m on a cosine ramp 0.99 -> 1."""
         m = self.momentum(step, total_steps)
         for t, s in zip(self.teacher.parameters(), self.student.parameters()):
             t.mul_(m).add_(s.detach(), alpha=1.0 - m)

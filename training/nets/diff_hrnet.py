@@ -138,7 +138,7 @@ class DiffHRNet(nn.Module):
                 channels = len(self.timesteps) * self.denoiser.decoder_channels(self.source_stride[stride])
                 self.fusions[f"stage{stage}_branch{i}"] = Fusion(fusion, channels, self.hrnet.branch_channels[i])
 
-    def train(self, mode: bool = True) -> "DiffHRNet":
+    def train(self, mode: bool = True) -> DiffHRNet:
         super().train(mode)
         self.denoiser.eval()  # frozen: no dropout, whatever the caller asks
         return self

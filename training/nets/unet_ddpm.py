@@ -44,7 +44,7 @@ class DenoiserSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DenoiserSpec":
+    def from_dict(cls, data: dict[str, Any]) -> DenoiserSpec:
         names = set(cls.__dataclass_fields__)
         return cls(**{k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if k in names})
 
