@@ -84,13 +84,22 @@ def test_without_a_diffusion_checkpoint_the_error_says_what_to_do(checkpoint):
         build(4, 4, pretrained=checkpoint, **HRNET)
 
 
-def test_add_fusion_starts_as_a_plain_hrnet(checkpoint):
-    net = _net(checkpoint, fusion="add").eval()
-    x = torch.randn(1, 3, 64, 64)
+@pytest.mark.parametrize("fusion", ["add", "gated"])
+def test_fusion_starts_as_a_plain_hrnet_and_learns_to_use_the_prior(checkpoint, fusion):
+    """At init the projected prior is scaled by a zero BN weight: the output is HRNet's.
+    The zero must not be a dead end: one optimiser step makes the prior count."""
+    net = _net(checkpoint, fusion=fusion)
+    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
+        net.eval()
         assert torch.allclose(net(x), net.hrnet(x), atol=1e-6)
-        gated = calibrate_batchnorm(_net(checkpoint, fusion="gated"), x)
-        assert not torch.allclose(gated(x), gated.hrnet(x), atol=1e-4)  # the gated fusion uses the prior
+    net.train()
+    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    net(x).square().mean().backward()
+    optimizer.step()
+    with torch.no_grad():
+        net.eval()
+        assert not torch.allclose(net(x), net.hrnet(x), atol=1e-4)
 
 
 def test_shallow_denoiser_is_resampled_to_the_coarse_branches(tmp_path):

@@ -92,3 +92,17 @@ def test_onnx_matches_torch_with_dynamic_sizes():
         probs = [np.exp(a - a.max(1, keepdims=True)) for a in (got, expected)]
         probs = [p / p.sum(1, keepdims=True) for p in probs]
         assert np.abs(probs[0] - probs[1]).max() < 1e-4
+
+
+def test_fresh_network_is_tame_in_eval_mode_and_not_constant():
+    """Kaiming init with zero-started residual and fusion paths: a fresh HRNet's eval
+    outputs stay O(1) (no 1e8 logits before BN statistics settle) while its features still
+    vary from pixel to pixel (the N(0, 0.001) init made them nearly constant)."""
+    torch.manual_seed(0)
+    net = HRNet(3, 5).eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        logits = net(x)
+    assert torch.isfinite(logits).all() and logits.abs().max() < 1e3
+    # measured: 0.66 with this init, 4e-13 with the official N(0, 0.001) convs
+    assert logits.std(dim=(2, 3)).mean() > 0.05
