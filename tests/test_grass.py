@@ -89,8 +89,9 @@ def test_training_steps_lower_the_loss_on_a_batch(tmp_path, stage_steps):
     batch = torch.stack([dataset[i] for i in range(4)])
     torch.manual_seed(0)
     config = GraSSConfig(patch_size=64, batch_size=4, epochs=2, warmup_epochs=warmup, optimizer="adamw",
-                         learning_rate=0.128, warmup_steps=1, crop_scale_min=1.0, flip_rotate=False,
-                         jitter_prob=0.0, blur_prob=0.0, grayscale_prob=0.0)   # identical views: the task is learnable in 15 steps
+                         learning_rate=2e-3, lr_reference_batch=0, warmup_steps=1, crop_scale_min=1.0, flip_rotate=False,
+                         jitter_probability=0.0, blur_probability=0.0, grayscale_probability=0.0)
+                         # identical views: the task is learnable in 15 steps
     method = GraSS(config, 3)
     optimizer, _ = method.build_optimizer(100)
     before = _fixed_view_loss(method, batch)
@@ -164,7 +165,7 @@ def test_lars_step_matches_the_larc_formula():
 
 
 def test_optimizer_scales_the_rate_by_batch_and_spares_batchnorm():
-    config = GraSSConfig(batch_size=64, learning_rate=0.3, warmup_steps=0, lr_warmup_fraction=0.1)
+    config = GraSSConfig(batch_size=64, learning_rate=0.3, warmup_steps=0, warmup_fraction=0.1)
     method = GraSS(config, 4)
     optimizer, scheduler = method.build_optimizer(100)
     assert isinstance(optimizer, LARS)
@@ -172,11 +173,12 @@ def test_optimizer_scales_the_rate_by_batch_and_spares_batchnorm():
     assert groups[0]["weight_decay"] == 1e-6 and groups[1]["weight_decay"] == 0.0
     bn_ids = {id(p) for m in method.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
     assert {id(p) for p in groups[1]["params"]} == bn_ids
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.3 * 64 / 256 * 1 / 10)   # first warm-up step
+    peak = 0.3 * (64 / 256) ** 0.5                                                   # square-root rule
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(peak * 1 / 10)             # first warm-up step
     for _ in range(10):
         optimizer.step()
         scheduler.step()
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.3 * 64 / 256, rel=1e-3)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(peak, rel=1e-3)
 
 
 def test_any_band_count_trains_one_step():

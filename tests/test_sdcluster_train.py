@@ -66,9 +66,9 @@ def test_bad_settings_are_named():
         method.validate(SDClusterConfig(**{**TINY, "output_stride": 32}))
 
 
-def test_learning_rate_scales_with_batch():
+def test_learning_rate_scales_with_the_square_root_of_the_batch():
     method = SDClusterMethod(SDClusterConfig(**{**TINY, "lr_reference_batch": 128}, batch_size=32), 3)
-    assert method.effective_learning_rate() == pytest.approx(1.25e-3 / 4)
+    assert method.peak_learning_rate() == pytest.approx(1.25e-3 / 2)   # sqrt(32 / 128)
 
 
 @pytest.mark.slow

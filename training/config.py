@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+LR_SCALINGS = ("sqrt", "linear", "none")
+
 
 @dataclass
 class PretrainConfig:
@@ -15,14 +17,54 @@ class PretrainConfig:
     batch_size: int = 16
     epochs: int = 10
     patches_per_epoch: int = 0                        # 0 = about one pass over the imagery
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3                       # peak LR for lr_reference_batch patches (see lr_scaling)
+    lr_reference_batch: int = 0                       # batch the learning_rate is given for; 0 = used as is
+    lr_scaling: str = "sqrt"                          # LR vs global batch B: "sqrt" x sqrt(B/ref), "linear" x B/ref
     weight_decay: float = 1e-4
-    warmup_steps: int = 0                             # linear LR warm-up before the cosine decay
+    warmup_fraction: float = 0.05                     # linear LR warm-up, as a share of all steps, then cosine
+    warmup_steps: int = 0                             # > 0: warm-up length in steps instead of warmup_fraction
     backbone: str = "resnet18"
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"
     diagnostics_every: int = 0                        # steps between diagnostic PNGs (0 = per epoch)
+
+
+def scaled_learning_rate(config: PretrainConfig, world_size: int = 1) -> float:
+    """Peak learning rate for the global batch ``batch_size * world_size``.
+
+    Published recipes give a rate for a reference batch (SimCLR/GraSS 4.8 at 256, SDCluster
+    1.25e-3 at 128). A user on a CPU trains with 16-32 patches, where linear scaling
+    (Goyal et al. 2017) makes the steps 8-16x smaller than the recipe's; square-root scaling
+    keeps the gradient-noise scale of the recipe for adaptive and LARS-normalised updates
+    (Krizhevsky 2014; Chen et al. 2020, SimCLR appendix B.1; Malladi et al. 2022 for Adam),
+    and is our default. ``lr_reference_batch = 0`` uses ``learning_rate`` as given.
+
+    >>> scaled_learning_rate(PretrainConfig(learning_rate=4.8, lr_reference_batch=256, batch_size=64))
+    2.4
+    """
+    if config.lr_reference_batch <= 0 or config.lr_scaling == "none":
+        return config.learning_rate
+    ratio = config.batch_size * world_size / config.lr_reference_batch
+    return config.learning_rate * (ratio ** 0.5 if config.lr_scaling == "sqrt" else ratio)
+
+
+def warmup_steps_for(config: PretrainConfig, total_steps: int) -> int:
+    """Warm-up length: ``warmup_steps`` when set, else ``warmup_fraction`` of the run, so a
+    short run is never all warm-up (a fixed 100 steps was longer than a 32-step run)."""
+    if config.warmup_steps > 0:
+        return min(config.warmup_steps, max(0, total_steps - 1))
+    return int(round(config.warmup_fraction * total_steps))
+
+
+def validate_schedule(config: PretrainConfig) -> None:
+    """ValueError naming the parameter for learning-rate settings that cannot train."""
+    if not config.learning_rate > 0:
+        raise ValueError(f"LEARNING_RATE must be greater than 0, got {config.learning_rate}")
+    if config.lr_scaling not in LR_SCALINGS:
+        raise ValueError(f"LR_SCALING: unknown {config.lr_scaling!r}; use one of {', '.join(LR_SCALINGS)}")
+    if not 0 <= config.warmup_fraction < 1:
+        raise ValueError(f"WARMUP_FRACTION must be in [0, 1), got {config.warmup_fraction}")
 
 
 # Fields the runner sets from its own parameters; the rest of a method's config fields are

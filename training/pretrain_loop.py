@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from engine.progress import Cancelled, RunFeedback
 from training.checkpoint import Checkpoint, CheckpointError, config_to_dict
-from training.config import PretrainConfig
+from training.config import PretrainConfig, scaled_learning_rate, validate_schedule, warmup_steps_for
 from training.data.rasters import (
     Normalization,
     UnlabeledPatchDataset,
@@ -39,6 +39,11 @@ from training.distributed import (
 from training.runtime import seed_everything, select_device, warmup_cosine_scheduler
 
 
+def world_size() -> int:
+    """Processes sharing the global batch (torchrun), 1 when training alone."""
+    return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+
+
 class PretrainMethod(nn.Module):
     """Interface of a self-supervised method. Subclasses set ``name`` and implement
     :meth:`training_step`; the rest has sensible defaults."""
@@ -53,11 +58,16 @@ class PretrainMethod(nn.Module):
     def validate(self, config: PretrainConfig) -> None:
         """Raise ValueError for settings the method cannot train with."""
 
+    def peak_learning_rate(self) -> float:
+        """LEARNING_RATE scaled to the global batch by the config's rule (see
+        :func:`training.config.scaled_learning_rate`)."""
+        return scaled_learning_rate(self.config, world_size())
+
     def build_optimizer(self, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
         """AdamW with warm-up + cosine decay; methods override for SGD/LARS and the like."""
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
-        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, self.config.warmup_steps)
+        optimizer = torch.optim.AdamW(params, lr=self.peak_learning_rate(), weight_decay=self.config.weight_decay)
+        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup_steps_for(self.config, total_steps))
 
     def training_step(self, batch: torch.Tensor, step: int, total_steps: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss to back-propagate for one batch (B, C, P, P), plus numbers to log."""
@@ -131,6 +141,7 @@ def _run(method_factory, config, output, feedback, resume, device, ctx: Distribu
         normalization = compute_normalization(paths, bands, seed=config.seed)
 
     method = method_factory(config, len(bands))
+    validate_schedule(config)
     method.validate(config)
     method.to(device)
     per_epoch = config.patches_per_epoch or patches_per_epoch_for(paths, config.patch_size)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.png import stretch_to_rgb, write_png
+from training.config import warmup_steps_for
 from training.methods.diffusion_config import PRESETS as PRESET_NAMES
 from training.methods.diffusion_config import SCHEDULES, DiffusionConfig
 from training.nets.unet_ddpm import PRESETS, DenoiserSpec, UNetDenoiser
@@ -168,10 +169,10 @@ class DiffusionPretraining(PretrainMethod):
     def build_optimizer(self, total_steps: int):
         params = [p for p in self.denoiser.parameters() if p.requires_grad]
         optimizer = ClippedAdamW(
-            params, max_norm=float(self.config.grad_clip), lr=self.config.learning_rate,
+            params, max_norm=float(self.config.grad_clip), lr=self.peak_learning_rate(),
             weight_decay=self.config.weight_decay,
         )
-        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, self.config.warmup_steps)
+        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup_steps_for(self.config, total_steps))
 
     def training_step(self, batch: torch.Tensor, step: int, total_steps: int) -> tuple[torch.Tensor, dict[str, float]]:
         t = torch.randint(0, self.config.timesteps, (batch.shape[0],), device=batch.device)

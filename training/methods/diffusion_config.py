@@ -32,9 +32,10 @@ class DiffusionConfig(PretrainConfig):
     patch_size: int = 64
     batch_size: int = 8
     epochs: int = 5
-    learning_rate: float = 2e-4
+    learning_rate: float = 2e-4                 # Ho et al. (Adam, batch 128); not scaled with the batch
+    lr_scaling: str = "none"
     weight_decay: float = 0.0
-    warmup_steps: int = 100
+    warmup_fraction: float = 0.05               # was a fixed 100 steps: longer than a short CPU run
     backbone: str = "unet"                      # not a ResNet: the denoiser is the backbone
 
     # denoiser architecture

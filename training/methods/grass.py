@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from engine.png import stretch_to_rgb, write_png
+from training.config import warmup_steps_for
 from training.data import augment
 from training.methods.contrastive import ProjectionHead, nt_xent, positive_accuracy
 from training.methods.grass_config import MAP_SIGNS, OPTIMIZERS, REGION_RESOLUTIONS, RESIZE_MODES, GraSSConfig
@@ -100,9 +101,9 @@ class GraSS(PretrainMethod):
         if c.flip_rotate:
             x, _ = augment.flip_rotate(x, generator=generator)
         x = augment.jitter_bands(x, c.jitter_brightness, c.jitter_contrast, c.jitter_saturation, c.jitter_hue,
-                                 p=c.jitter_prob, generator=generator)
-        x = augment.random_grayscale(x, p=c.grayscale_prob, generator=generator)   # no-op unless 3 bands
-        return augment.gaussian_blur(x, (c.blur_sigma_min, c.blur_sigma_max), p=c.blur_prob, generator=generator)
+                                 p=c.jitter_probability, generator=generator)
+        x = augment.random_grayscale(x, p=c.grayscale_probability, generator=generator)   # no-op unless 3 bands
+        return augment.gaussian_blur(x, (c.blur_sigma_min, c.blur_sigma_max), p=c.blur_probability, generator=generator)
 
     def embed(self, views: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(views)[-1])
@@ -151,11 +152,11 @@ class GraSS(PretrainMethod):
         return loss, logs
 
     def build_optimizer(self, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
-        """SGD + LARS (the authors') or AdamW, at ``learning_rate * global batch / 256``,
-        with linear warm-up and cosine decay; BatchNorm parameters get no weight decay."""
+        """SGD + LARS (the authors') or AdamW at the peak rate of :meth:`peak_learning_rate`
+        (square-root scaled from the authors' 4.8 at 256 by default), with linear warm-up and
+        cosine decay; BatchNorm parameters get no weight decay."""
         c = self.config
-        world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-        lr = c.learning_rate * c.batch_size * world / 256.0
+        lr = self.peak_learning_rate()
         decay, no_decay = [], []
         for module in self.modules():
             bucket = no_decay if isinstance(module, nn.modules.batchnorm._BatchNorm) else decay
@@ -167,8 +168,7 @@ class GraSS(PretrainMethod):
             optimizer = torch.optim.AdamW(groups, lr=lr)
         else:
             raise ValueError(f"OPTIMIZER must be one of {', '.join(OPTIMIZERS)}, got {c.optimizer!r}")
-        warmup = c.warmup_steps or round(c.lr_warmup_fraction * total_steps)
-        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup)
+        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup_steps_for(c, total_steps))
 
     def encoder_state(self) -> dict[str, torch.Tensor]:
         return self.encoder.state_dict()

@@ -21,8 +21,11 @@ RESIZE_MODES = ("nearest", "bilinear")
 class GraSSConfig(PretrainConfig):
     """GraSS settings on top of the shared pretraining fields.
 
-    ``learning_rate`` is the rate *per 256 patches*: the optimiser uses
-    ``learning_rate * batch_size / 256`` (the authors' 0.3 per 256 with LARS).
+    ``learning_rate`` is the peak rate for ``lr_reference_batch`` = 256 patches, the authors'
+    4.8 (VISSL ``auto_scale: false``: 0.6 -> 4.8 warm-up, then cosine, at batch 256); the
+    optimiser uses it square-root scaled to the global batch B, 4.8 * sqrt(B / 256) (1.2 at
+    B = 16), the small-batch SimCLR rule. The former 0.3 * B / 256 with LARS trust 1e-3 moved
+    each layer by 2e-5 of its norm per step: nothing was learnt in a CPU budget.
     """
 
     # --- schedule of the two stages ---
@@ -40,22 +43,24 @@ class GraSSConfig(PretrainConfig):
     crop_scale_min: float = 0.08          # random resized crop area range (torchvision default, used by the code)
     crop_scale_max: float = 1.0
     flip_rotate: bool = True              # random flips and 90-degree turns (the code: h-flip 0.5; overhead imagery has no "up")
-    jitter_prob: float = 0.8              # colour jitter probability
+    jitter_probability: float = 0.8       # colour jitter probability
     jitter_brightness: float = 0.8        # strength 1 distortion: (0.8, 0.8, 0.8, 0.2)
     jitter_contrast: float = 0.8
     jitter_saturation: float = 0.8        # RGB only; per-band rasters get brightness/contrast per band
     jitter_hue: float = 0.2               # RGB only
-    grayscale_prob: float = 0.2           # RGB (3-band) only
-    blur_prob: float = 0.5
+    grayscale_probability: float = 0.2    # RGB (3-band) only
+    blur_probability: float = 0.5
     blur_sigma_min: float = 0.1
     blur_sigma_max: float = 2.0
     # --- optimiser ---
     optimizer: str = "sgd_lars"           # "sgd_lars" [code: SGD + LARC] or "adamw"
     momentum: float = 0.9                 # SGD momentum [code]
     lars_trust: float = 0.001             # LARC trust coefficient [code]
-    lr_warmup_fraction: float = 0.1       # linear LR warm-up as a fraction of all steps when warmup_steps is 0 [code: 0.1]
     # shared fields with GraSS defaults
-    learning_rate: float = 0.3            # per 256 patches [code]
+    learning_rate: float = 4.8            # peak, for lr_reference_batch patches [code: 4.8 at 256]
+    lr_reference_batch: int = 256         # [code]
+    lr_scaling: str = "sqrt"              # [ours] the authors train at 256; sqrt keeps small batches learning
+    warmup_fraction: float = 0.1          # linear LR warm-up share of all steps [code: 0.1]
     weight_decay: float = 1e-6            # [code]; not applied to BatchNorm parameters [code: regularize_bn False]
     epochs: int = 10
     batch_size: int = 16

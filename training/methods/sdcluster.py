@@ -38,6 +38,7 @@ from torch import nn
 
 from engine.model_card import default_color
 from engine.png import label_to_rgb, stretch_to_rgb, write_png
+from training.config import warmup_steps_for
 from training.data.augment import gaussian_blur, jitter_bands, random_grayscale
 from training.distributed import all_gather_cat
 from training.methods.overlap_views import align_to_overlap, make_view_pair
@@ -191,26 +192,19 @@ class SDClusterMethod(PretrainMethod):
         if config.cluster_branch not in ("teacher", "student"):
             raise ValueError(f"CLUSTER_BRANCH must be teacher or student, got {config.cluster_branch!r}")
 
-    def effective_learning_rate(self) -> float:
-        """learning_rate for lr_reference_batch patches, scaled linearly to the batch."""
-        c = self.config
-        if c.lr_reference_batch > 0:
-            return c.learning_rate * c.batch_size / c.lr_reference_batch
-        return c.learning_rate
-
     def build_optimizer(self, total_steps: int):
-        """AdamW (authors' wd 0.05), linear lr scaling with the batch, warm-up then cosine."""
+        """AdamW (authors' wd 0.05) at the batch-scaled peak rate, warm-up then cosine."""
         c = self.config
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.effective_learning_rate(), weight_decay=c.weight_decay)
-        warmup = c.warmup_steps or int(round(c.warmup_fraction * total_steps))
-        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup)
+        optimizer = torch.optim.AdamW(params, lr=self.peak_learning_rate(), weight_decay=c.weight_decay)
+        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup_steps_for(c, total_steps))
 
     # ------------------------------------------------------------------ one step
     def photometric(self, views: torch.Tensor) -> torch.Tensor:
         """Colour jitter, grayscale (RGB only) and blur, independently per view."""
         c = self.config
-        views = jitter_bands(views, c.brightness, c.contrast, c.saturation, c.hue, p=c.jitter_probability)
+        views = jitter_bands(views, c.jitter_brightness, c.jitter_contrast, c.jitter_saturation, c.jitter_hue,
+                             p=c.jitter_probability)
         views = random_grayscale(views, p=c.grayscale_probability)
         return gaussian_blur(views, p=c.blur_probability)
 

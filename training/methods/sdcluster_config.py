@@ -16,10 +16,11 @@ class SDClusterConfig(PretrainConfig):
     """Pixel-level clustering self-distillation (Xu et al., ISPRS J. 2025)."""
 
     # --- optimisation (authors: AdamW, base lr 1.25e-3 for batch 128, wd 0.05, 20/100 warm-up epochs)
-    learning_rate: float = 1.25e-3        # for a batch of ``lr_reference_batch`` patches
-    lr_reference_batch: int = 128         # lr used = learning_rate * batch_size / lr_reference_batch (0 = no scaling)
+    learning_rate: float = 1.25e-3        # peak, for a batch of ``lr_reference_batch`` patches [code]
+    lr_reference_batch: int = 128         # [code]; scaled to the batch by lr_scaling (0 = used as is)
+    lr_scaling: str = "sqrt"              # [ours] the authors scale linearly from 128; sqrt suits AdamW at small batch
     weight_decay: float = 0.05
-    warmup_fraction: float = 0.2          # share of all steps spent warming up, when warmup_steps is 0
+    warmup_fraction: float = 0.2          # share of all steps spent warming up [code: 20 of 100 epochs]
     # --- network
     output_stride: int = 16               # 16 (authors' Swin-S) or 8: dilated ResNet keeps the map dense
     projector_hidden: int = 2048          # 1x1-conv MLP encoder -> hidden -> hidden -> embedding_dim
@@ -43,10 +44,10 @@ class SDClusterConfig(PretrainConfig):
     min_overlap: float = 0.02             # the two crops share at least this share of the patch
     flip_probability: float = 0.5         # horizontal flip per view
     jitter_probability: float = 0.8       # colour jitter (0.4, 0.4, 0.2, 0.1) per view
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.2
-    hue: float = 0.1
+    jitter_brightness: float = 0.4
+    jitter_contrast: float = 0.4
+    jitter_saturation: float = 0.2
+    jitter_hue: float = 0.1
     grayscale_probability: float = 0.2
     blur_probability: float = 0.5
     # --- export
