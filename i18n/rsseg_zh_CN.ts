@@ -475,7 +475,7 @@ Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask a
 
 Size of the run: each epoch draws PATCHES_PER_EPOCH random patches (0 = about one pass over the imagery); WARMUP_EPOCHS must be smaller than EPOCHS.
 
-Learning rate: LEARNING_RATE is per 256 patches (0.3 with the default SGD + LARS optimiser, as the paper); it is multiplied by BATCH_SIZE / 256. With small batches on a CPU, OPTIMIZER adamw with LEARNING_RATE about 0.01 learns faster in short runs.
+Learning rate: LEARNING_RATE is the peak rate for LR_REFERENCE_BATCH patches (4.8 for 256 with the default SGD + LARS optimiser, as the authors' run); it is scaled to BATCH_SIZE by LR_SCALING: sqrt (default) multiplies it by the square root of BATCH_SIZE / LR_REFERENCE_BATCH (1.2 at a batch of 16), linear by the ratio itself. The first WARMUP_FRACTION of the steps warm up.
 
 Check: after every epoch a PNG is written in &lt;checkpoint&gt;_diagnostics/: for a few patches, each view, its heat map (red = what the network relied on) and the chosen box. The log shows for every epoch the stage (1 warm-up, 2 guided), the loss, the share of views where a region was found and how much of the view it covers, and patches per second.
 
@@ -488,7 +488,7 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 
 训练规模：每个轮次随机抽取 PATCHES_PER_EPOCH 个图块（0 = 大约遍历一遍影像）；WARMUP_EPOCHS 必须小于 EPOCHS。
 
-学习率：LEARNING_RATE 按每 256 个图块计（默认 SGD + LARS 优化器时为 0.3，与论文相同），实际值乘以 BATCH_SIZE / 256。在 CPU 上使用小批量时，OPTIMIZER 选 adamw、LEARNING_RATE 约 0.01 在短训练中学得更快。
+学习率：LEARNING_RATE 是 LR_REFERENCE_BATCH 个图块时的峰值学习率（默认 SGD + LARS 优化器、256 个图块时为 4.8，与作者的训练相同）；按 LR_SCALING 换算到 BATCH_SIZE：sqrt（默认）乘以 BATCH_SIZE / LR_REFERENCE_BATCH 的平方根（批量为 16 时为 1.2），linear 乘以该比值本身。前 WARMUP_FRACTION 比例的步数用于预热。
 
 检查：每个轮次结束后在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：对几个图块分别显示每个视图、其热力图（红色 = 网络依赖的部分）和选中的框。日志显示每个轮次的阶段（1 预热，2 引导）、损失、找到区域的视图比例及其覆盖视图的面积比例，以及每秒处理的图块数。
 
@@ -513,9 +513,9 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 
 How it works: every patch is shown twice, as two overlapping crops with flips and colour changes. A student network gives every pixel a probability over PROTOTYPES learnable cluster centres; a teacher network (a slowly moving average of the student) gives balanced cluster assignments (Sinkhorn-Knopp, so that no cluster swallows everything). On the ground both crops share, each student pixel learns to predict the teacher&apos;s cluster of the same place seen in the other crop. A second term pools one feature per cluster per patch and asks the student to recognise the teacher&apos;s feature of the same cluster among all the others, which keeps clusters meaningful and drops the unused ones.
 
-Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped); any number of bands, BANDS selects 1-based bands (empty = all) and fine-tuning must use the same ones. PATCH_SIZE at least 32 (two crops of it are made; the paper uses 224). PROTOTYPES: the number of clusters the network may use (paper: 256); the cluster map can merge them into fewer.
+Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped); any number of bands, BANDS selects 1-based bands (empty = all) and fine-tuning must use the same ones. PATCH_SIZE at least 32 (two crops of it are made; the paper uses 224). PROTOTYPES: the number of clusters the network may use; 0 (default) = one per PIXELS_PER_PROTOTYPE feature-map pixels of a batch (100, as the paper), between 8 and 256 (the paper: 256 for batches of 128 patches); the cluster map can merge them into fewer.
 
-Learning rate: LEARNING_RATE is per LR_REFERENCE_BATCH patches (paper: 0.00125 per 128, AdamW, weight decay 0.05) and is multiplied by BATCH_SIZE / LR_REFERENCE_BATCH; set LR_REFERENCE_BATCH to 0 to use LEARNING_RATE as it is. The first WARMUP_FRACTION of the steps warm up.
+Learning rate: LEARNING_RATE is the peak rate for LR_REFERENCE_BATCH patches (paper: 0.00125 per 128, AdamW, weight decay 0.05), scaled to BATCH_SIZE by LR_SCALING: sqrt (default) multiplies it by the square root of BATCH_SIZE / LR_REFERENCE_BATCH, linear by the ratio itself; set LR_REFERENCE_BATCH to 0 to use LEARNING_RATE as it is. The first WARMUP_FRACTION of the steps warm up. HANDOVER: the encoder fine-tuning starts from, the teacher (default) or the student; both are kept in the checkpoint.
 
 Check: after every epoch (or every DIAGNOSTICS_EVERY steps) a PNG is written in &lt;checkpoint&gt;_diagnostics/: a few patches beside the teacher&apos;s cluster map, one colour per prototype. Regions of one land cover should take one colour as training goes on. The log shows the two losses (sd, ctr) and how many clusters the teacher uses.
 
@@ -526,9 +526,9 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 
 工作原理：每个图块以两个相互重叠、带翻转和颜色变化的裁剪呈现两次。学生网络为每个像元给出在 PROTOTYPES 个可学习聚类中心上的概率；教师网络（学生网络的缓慢滑动平均）给出均衡的聚类分配（Sinkhorn-Knopp，使任何聚类都不会吞并全部像元）。在两个裁剪共有的地面上，每个学生像元学习预测教师网络在另一个裁剪中同一位置的聚类。第二项损失在每个图块中为每个聚类汇聚一个特征，要求学生网络在所有其他特征中认出教师网络同一聚类的特征，这使聚类保持有意义并淘汰未使用的聚类。
 
-输入：栅格图层和/或一个栅格文件夹（以 _label/_mask 结尾的文件会被跳过）；波段数任意，BANDS 选择从 1 开始编号的波段（留空 = 全部），微调时必须使用相同的波段。PATCH_SIZE 至少为 32（会从中生成两个裁剪；论文使用 224）。PROTOTYPES：网络可使用的聚类数（论文：256）；聚类图可将其合并为更少的聚类。
+输入：栅格图层和/或一个栅格文件夹（以 _label/_mask 结尾的文件会被跳过）；波段数任意，BANDS 选择从 1 开始编号的波段（留空 = 全部），微调时必须使用相同的波段。PATCH_SIZE 至少为 32（会从中生成两个裁剪；论文使用 224）。PROTOTYPES：网络可使用的聚类数；0（默认）= 每批特征图中每 PIXELS_PER_PROTOTYPE 个像素一个原型（与论文相同，为 100），介于 8 与 256 之间（论文：每批 128 个图块时为 256）；聚类图可将其合并为更少的聚类。
 
-学习率：LEARNING_RATE 按每 LR_REFERENCE_BATCH 个图块计（论文：每 128 个图块 0.00125，AdamW，权重衰减 0.05），实际值乘以 BATCH_SIZE / LR_REFERENCE_BATCH；将 LR_REFERENCE_BATCH 设为 0 则直接使用 LEARNING_RATE。前 WARMUP_FRACTION 比例的步数用于预热。
+学习率：LEARNING_RATE 是 LR_REFERENCE_BATCH 个图块时的峰值学习率（论文：每 128 个图块 0.00125，AdamW，权重衰减 0.05），按 LR_SCALING 换算到 BATCH_SIZE：sqrt（默认）乘以 BATCH_SIZE / LR_REFERENCE_BATCH 的平方根，linear 乘以该比值本身；将 LR_REFERENCE_BATCH 设为 0 则直接使用 LEARNING_RATE。前 WARMUP_FRACTION 比例的步数用于预热。HANDOVER：微调所用的编码器，教师网络（默认）或学生网络；两者都保存在检查点中。
 
 检查：每个轮次结束后（或每 DIAGNOSTICS_EVERY 步）在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：几个图块与教师网络的聚类图并排显示，每个原型一种颜色。随着训练进行，同一土地覆盖的区域应呈现同一种颜色。日志显示两项损失（sd、ctr）以及教师网络使用的聚类数。
 

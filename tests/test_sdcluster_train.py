@@ -54,6 +54,12 @@ def test_short_run_saves_a_usable_checkpoint(tmp_path):
     teacher = method.teacher.projector[0].weight
     assert not torch.equal(student, teacher)
     assert all(not p.requires_grad for p in method.teacher.parameters())
+    # fine-tuning gets the teacher (handover default); both encoders are kept for a probe
+    teacher_encoder = method.teacher.encoder.state_dict()
+    assert all(torch.equal(ckpt.encoder_state[k], teacher_encoder[k]) for k in teacher_encoder)
+    assert set(ckpt.extra_state["student_encoder"]) == set(teacher_encoder)
+    assert {"clusters_used", "cluster_perplexity", "assignment_confidence"} <= set(ckpt.history[-1])
+    assert 1.0 <= ckpt.history[-1]["cluster_perplexity"] <= 8.0
     # the user sees the clusters: one PNG per epoch, patches beside their cluster maps
     assert result.diagnostics and result.diagnostics[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -64,6 +70,21 @@ def test_bad_settings_are_named():
         method.validate(SDClusterConfig(**{**TINY, "min_overlap": 0.5}))
     with pytest.raises(ValueError, match="OUTPUT_STRIDE"):
         method.validate(SDClusterConfig(**{**TINY, "output_stride": 32}))
+
+
+@pytest.mark.parametrize("batch, patch, stride, expected", [
+    (16, 128, 16, 10),      # a CPU batch: 1024 pixels per Sinkhorn batch
+    (128, 224, 16, 251),    # the authors' scale: 25088 pixels, about their K = 256
+    (512, 224, 16, 256),    # never over 256
+    (2, 32, 16, 8),         # never under 8
+])
+def test_prototypes_follow_the_pixels_of_a_batch(batch, patch, stride, expected):
+    from training.methods.sdcluster_config import resolve_prototypes
+
+    config = SDClusterConfig(batch_size=batch, patch_size=patch, output_stride=stride)
+    assert resolve_prototypes(config) == expected
+    assert SDClusterMethod(SDClusterConfig(**{**TINY, "prototypes": 0}, batch_size=batch), 3).student.prototypes.shape[0] \
+        == resolve_prototypes(SDClusterConfig(**{**TINY, "prototypes": 0}, batch_size=batch))
 
 
 def test_learning_rate_scales_with_the_square_root_of_the_batch():

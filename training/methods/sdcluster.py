@@ -42,7 +42,7 @@ from training.config import warmup_steps_for
 from training.data.augment import gaussian_blur, jitter_bands, random_grayscale
 from training.distributed import all_gather_cat
 from training.methods.overlap_views import align_to_overlap, make_view_pair
-from training.methods.sdcluster_config import SDClusterConfig
+from training.methods.sdcluster_config import BRANCHES, SDClusterConfig, resolve_prototypes
 from training.methods.sinkhorn import sinkhorn_maps
 from training.nets.resnet import ResNetEncoder, backbone_depth
 from training.pretrain_loop import PretrainMethod
@@ -96,7 +96,7 @@ class DenseBranch(nn.Module):
         self.encoder = ResNetEncoder(backbone_depth(config.backbone), in_channels, config.output_stride)
         self.projector = PixelProjector(self.encoder.out_channels, config.projector_hidden, config.embedding_dim)
         # nn.Embedding's N(0, 1) initialisation, as the authors' prototype table
-        self.prototypes = nn.Parameter(torch.randn(config.prototypes, config.embedding_dim))
+        self.prototypes = nn.Parameter(torch.randn(resolve_prototypes(config), config.embedding_dim))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(embeddings (B, D, h, w), cosine scores (B, K, h, w))."""
@@ -156,6 +156,32 @@ def slot_contrast_loss(
     return F.cross_entropy(logits, labels) * (2 * temperature)
 
 
+def collapse_signals(
+    student_scores: torch.Tensor, teacher_targets: list[torch.Tensor], temperature: float
+) -> dict[str, float]:
+    """Numbers that show a clustering collapse while it happens, logged every epoch.
+
+    - ``clusters_used``: prototypes that win at least one pixel in the teacher's targets;
+    - ``cluster_perplexity``: exp(entropy) of the student's mean assignment over the batch,
+      the effective number of prototypes in use (K when spread evenly, 1 when collapsed);
+    - ``assignment_confidence``: mean max-probability of the student's pixel assignments
+      (near 1/K = nothing learnt; near 1 with a low perplexity = collapse).
+    """
+    used = torch.cat([t.argmax(dim=1).flatten() for t in teacher_targets]).unique().numel()
+    probabilities = torch.softmax(student_scores.float() / temperature, dim=1)
+    marginal = probabilities.mean(dim=(0, 2, 3)).clamp_min(1e-12)
+    perplexity = torch.exp(-(marginal * marginal.log()).sum())
+    return {
+        "clusters_used": float(used),
+        "cluster_perplexity": float(perplexity),
+        "assignment_confidence": float(probabilities.max(dim=1).values.mean()),
+    }
+
+
+def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
 # ----------------------------------------------------------------------------- the method
 class SDClusterMethod(PretrainMethod):
     """Student/teacher pixel clustering; see the module docstring."""
@@ -174,8 +200,10 @@ class SDClusterMethod(PretrainMethod):
     def validate(self, config: SDClusterConfig) -> None:
         if config.output_stride not in (8, 16):
             raise ValueError(f"OUTPUT_STRIDE must be 8 or 16 (a dense map), got {config.output_stride}")
-        if config.prototypes < 2:
-            raise ValueError(f"PROTOTYPES must be at least 2, got {config.prototypes}")
+        if config.prototypes == 1 or config.prototypes < 0:
+            raise ValueError(f"PROTOTYPES must be at least 2 (or 0 = from the batch), got {config.prototypes}")
+        if config.pixels_per_prototype < 1:
+            raise ValueError(f"PIXELS_PER_PROTOTYPE must be at least 1, got {config.pixels_per_prototype}")
         size = config.view_size or config.patch_size
         if size < 2 * config.output_stride:
             raise ValueError(
@@ -189,8 +217,10 @@ class SDClusterMethod(PretrainMethod):
                 f"MIN_OVERLAP {config.min_overlap} must lie in [0, CROP_SCALE_MIN={config.crop_scale_min}]: "
                 "two crops cannot share more than the smaller one"
             )
-        if config.cluster_branch not in ("teacher", "student"):
+        if config.cluster_branch not in BRANCHES:
             raise ValueError(f"CLUSTER_BRANCH must be teacher or student, got {config.cluster_branch!r}")
+        if config.handover not in BRANCHES:
+            raise ValueError(f"HANDOVER must be teacher or student, got {config.handover!r}")
 
     def build_optimizer(self, total_steps: int):
         """AdamW (authors' wd 0.05) at the batch-scaled peak rate, warm-up then cosine."""
@@ -236,11 +266,10 @@ class SDClusterMethod(PretrainMethod):
         ctr_21 = slot_contrast_loss(s_slots[1], t_slots[0], s_won[1], t_won[0], self.predictor, c.contrast_temperature)
 
         loss = c.sd_weight * (sd_12 + sd_21) + c.ctr_weight * (ctr_12 + ctr_21)
-        used = torch.cat([t.argmax(dim=1).flatten() for t in targets]).unique().numel()
         return loss, {
             "sd": float((sd_12 + sd_21).detach()) / 2,
             "ctr": float((ctr_12 + ctr_21).detach()) / 2,
-            "clusters_used": float(used),
+            **collapse_signals(student[0][1].detach(), targets, c.student_temperature),
             "momentum": self.momentum(step, total_steps),
         }
 
@@ -256,11 +285,21 @@ class SDClusterMethod(PretrainMethod):
 
     # ------------------------------------------------------------------ outputs
     def encoder_state(self) -> dict[str, torch.Tensor]:
-        """The student's ResNetEncoder weights (what DeepLabV3+ fine-tuning loads)."""
-        return self.student.encoder.state_dict()
+        """The ResNetEncoder weights fine-tuning loads: the teacher's by default (``handover``).
+
+        SlotCon, which SDCluster builds on, transfers the EMA teacher; the student is kept
+        too (:meth:`extra_checkpoint_state`) so a probe can compare the two.
+        """
+        return self.branch(self.config.handover).encoder.state_dict()
 
     def extra_checkpoint_state(self) -> dict[str, Any]:
-        return {"encoder_channels": self.student.encoder.out_channels}
+        """Encoder width and both branches' encoders (``teacher_encoder`` / ``student_encoder``)."""
+        return {
+            "encoder_channels": self.student.encoder.out_channels,
+            "handover": self.config.handover,
+            "teacher_encoder": _cpu_state(self.teacher.encoder),
+            "student_encoder": _cpu_state(self.student.encoder),
+        }
 
     def branch(self, which: str | None = None) -> DenseBranch:
         """The network whose clusters are shown and exported (config.cluster_branch)."""
@@ -276,7 +315,7 @@ class SDClusterMethod(PretrainMethod):
     def write_diagnostics(self, batch: torch.Tensor, folder: Path, tag: str) -> list[Path]:
         """One PNG: each patch beside its cluster map (argmax over the prototypes)."""
         ids = self.cluster_ids(batch).cpu().numpy()
-        palette = [default_color(k) for k in range(self.config.prototypes)]
+        palette = [default_color(k) for k in range(self.student.prototypes.shape[0])]
         gap = np.full((batch.shape[-2], 4, 3), 255, dtype=np.uint8)
         rows = []
         for image, clusters in zip(batch.detach().cpu().numpy(), ids):

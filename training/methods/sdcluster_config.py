@@ -26,7 +26,8 @@ class SDClusterConfig(PretrainConfig):
     projector_hidden: int = 2048          # 1x1-conv MLP encoder -> hidden -> hidden -> embedding_dim
     embedding_dim: int = 256
     predictor_hidden: int = 2048          # MLP on the student's prototype slots (CTR term)
-    prototypes: int = 256                 # K learnable cluster prototypes
+    prototypes: int = 0                   # K learnable cluster prototypes; 0 = one per pixels_per_prototype
+    pixels_per_prototype: int = 100       # [code: ~100] feature-map pixels per prototype in a Sinkhorn batch
     # --- assignments and losses
     teacher_temperature: float = 0.07     # Sinkhorn-Knopp on teacher cosine scores
     sinkhorn_iterations: int = 3
@@ -50,5 +51,32 @@ class SDClusterConfig(PretrainConfig):
     jitter_hue: float = 0.1
     grayscale_probability: float = 0.2
     blur_probability: float = 0.5
-    # --- export
+    # --- outputs
     cluster_branch: str = "teacher"       # network the cluster map uses: teacher (EMA, smoother) or student
+    handover: str = "teacher"             # encoder fine-tuning starts from [SlotCon: the teacher]; both are kept
+
+
+BRANCHES = ("teacher", "student")
+MIN_PROTOTYPES, MAX_PROTOTYPES = 8, 256
+
+
+def resolve_prototypes(config: SDClusterConfig) -> int:
+    """K for a run: ``prototypes`` when set, else one prototype per ``pixels_per_prototype``
+    pixels of one Sinkhorn batch (the teacher's scores of one view over the local batch),
+    clamped to [8, 256].
+
+    Sinkhorn-Knopp spreads a batch's pixels evenly over the K prototypes. The authors have
+    128 patches x 14 x 14 = 25088 pixels for K = 256 (~100 per prototype); a CPU batch of 16
+    patches of 128 px at output stride 16 has 1024 pixels, which K = 256 splits 4 to a
+    prototype: assignments become noise and the prototypes in use collapse (64 -> 19 in a
+    12-minute run). The per-process batch is used so a resumed run on another number of
+    processes keeps its K.
+
+    >>> resolve_prototypes(SDClusterConfig(batch_size=16, patch_size=128, output_stride=16))
+    10
+    """
+    if config.prototypes > 0:
+        return config.prototypes
+    side = -(-(config.view_size or config.patch_size) // config.output_stride)
+    pixels = config.batch_size * side * side
+    return int(min(MAX_PROTOTYPES, max(MIN_PROTOTYPES, round(pixels / max(1, config.pixels_per_prototype)))))
