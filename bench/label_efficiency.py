@@ -1,37 +1,43 @@
-"""Label efficiency of self-supervised pretraining, on real aerial imagery (Dubai).
+"""Label efficiency of self-supervised pretraining on real aerial imagery (Dubai), paired.
 
-Question: with 5 %, 20 % or 100 % of the labels, how much test mIoU does each pretraining
-method buy over training from scratch?
+The question rsseg exists for: with few labelled images, does pretraining on your own
+unlabeled imagery beat random initialisation? Every gain is a *paired* difference: a seed
+fixes the labelled subset, the random network and the fine-tuning seed, and every row of
+that seed uses them, so method and baseline differ in the pretraining alone. A gain is
+reported as the mean and standard error of the paired differences.
 
-Data: ``../shared/data/dubai_aerial/geotiff`` (54 RGB image/label pairs from 6 tiles, 5
-classes + 255 ignore). The split is by TILE so no test pixel's neighbourhood is seen in
-training: train tiles 1, 3, 4, 5, 7 (no validation split by default: the last epoch is tested),
-test tile 2 (the smallest tile with every
-class in good numbers). Pretraining uses ALL 54 images, labels unused, as a user would
-pretrain on all the imagery they have.
+Data: ``../shared/data/dubai_aerial/geotiff`` (54 RGB images in 6 tiles, 5 classes + 255).
+Pretraining uses all 54 images, labels unused, as a user pretrains on all they have.
+Labelled images are drawn from tiles 1, 3, 4 and 5 (tile 7's 2000 px images would make a
+probe 4x slower); budgets are nested (the 1-image subset of a seed is the first image of its
+4-image subset). The test set is every image of tile 2, which no labelled subset touches.
 
-Rows: DeepLabV3+ (ResNet-18) from scratch; DeepLabV3+ from each GraSS / SDCluster
-checkpoint; HRNet from scratch and Diff-HRNet from the diffusion checkpoint (the fair
-baseline for the diffusion row is HRNet, its own architecture). Each cell is the mean and
-spread over seeds (the seed draws both the labelled subset and the initialisation).
+Pretraining: one run per method of a fixed number of optimiser steps (CPU-sized), with the
+checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`).
 
-Test mIoU is measured as a user would get it: the fine-tuned checkpoint is exported to
-ONNX (training.export), the test images are segmented whole with engine.segment, and the
-confusion matrices of engine.evaluate are summed over the test images (mIoU over the
-pooled test pixels, classes present in the reference).
+Readouts:
+- ``probe``: :func:`training.probe.run_probe`, frozen encoder + linear pixel classifier,
+  against the same network at random init with BatchNorm recalibrated (>= 5 seeds).
+  Rows: grass, sdcluster (teacher and student encoders), diffusion (denoiser features vs
+  the same UNet at random init).
+- ``finetune``: DeepLabV3+ (GraSS, SDCluster) vs the same network from scratch, Diff-HRNet
+  vs HRNet, trained for a step budget fixed by a from-scratch pilot (>= 3 seeds); test mIoU
+  through the shipped path (ONNX export, engine segmentation, engine evaluation).
 
-    PYTHONPATH=. .venv/bin/python bench/label_efficiency.py            # default (~90 min on 2 free CPU cores, estimated)
-    PYTHONPATH=. .venv/bin/python bench/label_efficiency.py --quick    # smoke run (~10 min)
-    ... --methods grass,sdcluster --fractions 0.05,1 --seeds 0,1,2 --epochs 20 --device cuda
+    python -m bench.label_efficiency                      # default protocol (see Settings)
+    python -m bench.label_efficiency --readouts probe     # probe readout only
+    python -m bench.label_efficiency --quick              # smoke run (minutes)
+    python -m bench.label_efficiency --device cuda --preset gpu
 
-Prints a JSON table and writes docs/results.md (``--no-docs`` to skip).
+Writes docs/results.json (rows as the issue's contract) and docs/results.md; work files in
+.bench/label_efficiency (git-ignored). Finished units are cached there, so an interrupted
+run continues where it stopped.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 import platform
@@ -41,404 +47,324 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, tile_pairs
+from bench.label_efficiency_report import write_markdown
+from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import numpy as np  # noqa: E402
-from dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, tile_pairs  # noqa: E402
-
-ALL_METHODS = ("grass", "sdcluster", "diffusion")
+LABEL_POOL_TILES = (1, 3, 4, 5)
+METHODS = ("grass", "sdcluster", "diffusion")
 
 
 @dataclass
 class Settings:
-    """Everything that decides the numbers; saved beside them."""
+    """Everything that decides the numbers; saved in results.json as the protocol."""
 
-    fractions: list[float] = field(default_factory=lambda: [0.05, 0.2, 1.0])
-    seeds: list[int] = field(default_factory=lambda: [0, 1])
-    methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
-    epochs: int = 8                      # 8 x 96 / 8 = 96 steps: ~1 s each at 128 px on 2 free cores
-    patches_per_epoch: int = 96
-    patch_size: int = 128
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    split_block_size: int = 512
-    val_fraction: float = 0.0            # 0: no model selection, the last epoch is tested
-    pretrain_epochs: int = 2
-    pretrain_patches: int = 256          # per epoch
-    pretrain_patch_size: int = 128
-    diffusion_patch_size: int = 64
-    pretrain_batch_size: int = 16
-    test_images: int = 0                 # 0 = every image of the test tiles
-    train_images_per_tile: int = 0       # 0 = every image of the training tiles
+    label_images: list[int] = field(default_factory=lambda: [1, 4, 16])
+    probe_seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    finetune_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    readouts: list[str] = field(default_factory=lambda: ["probe", "finetune"])
+    pretrain_steps: dict[str, int] = field(default_factory=lambda: {"grass": 400, "sdcluster": 400, "diffusion": 800})
+    pretrain_batch: int = 32
+    pretrain_patch: int = 96
+    diffusion_batch: int = 16
+    diffusion_patch: int = 64
+    probe_output_stride: int = 16
+    probe_pixels_per_image: int = 5000
+    trend_all_labels: bool = False       # pretraining-fraction trend at every label budget (else the smallest)
+    finetune_labels: list[int] = field(default_factory=lambda: [1])
+    finetune_max_steps: int = 600        # the pilot's ceiling; early stopping sets the budget below it
+    finetune_patch: int = 256
+    finetune_batch: int = 8
     device: str = "cpu"
     threads: int = 2
-    method_overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # --set METHOD.FIELD=VALUE
     mode: str = "default"
 
 
-QUICK = dict(epochs=2, patches_per_epoch=48, patch_size=64, pretrain_epochs=1, pretrain_patches=48,
-             pretrain_patch_size=64, diffusion_patch_size=32, pretrain_batch_size=8, test_images=2, train_images_per_tile=2,
-             split_block_size=256, mode="quick")
-
-
-# ----------------------------------------------------------------------------- data
-def available_methods(requested: list[str]) -> list[str]:
-    """Methods whose module imports (a method still being written is skipped, said so)."""
-    from training.methods import METHODS
-
-    ok = []
-    for name in requested:
-        if name not in METHODS:
-            raise SystemExit(f"--methods: unknown method {name!r}; known: {', '.join(METHODS)}")
-        try:
-            importlib.import_module(METHODS[name])
-        except Exception as exc:  # noqa: BLE001 - report and go on with the others
-            log(f"method {name} skipped: its module does not import ({type(exc).__name__}: {exc})")
-            continue
-        ok.append(name)
-    return ok
-
-
-# ----------------------------------------------------------------------------- steps
-STARTED = time.monotonic()
+QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], methods=["grass"], readouts=["probe"],
+             pretrain_steps={"grass": 16, "sdcluster": 16, "diffusion": 16}, pretrain_batch=8, pretrain_patch=64,
+             diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20, mode="quick")
+GPU = dict(pretrain_steps={"grass": 4000, "sdcluster": 4000, "diffusion": 8000}, pretrain_batch=128,
+           pretrain_patch=128, diffusion_batch=64, probe_output_stride=8, trend_all_labels=True,
+           finetune_labels=[1, 4, 16], finetune_max_steps=2000, finetune_batch=16, device="cuda", mode="gpu")
 
 
 def log(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.0f}s] {message}", file=sys.stderr, flush=True)
+    """Progress on stderr (stdout is the JSON result)."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def quiet_feedback(path: Path):
-    """A RunFeedback that writes the job's log lines to ``path`` instead of the terminal."""
-    from engine.progress import RunFeedback
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a", encoding="utf-8")
-    return RunFeedback(log=lambda m: (handle.write(m + "\n"), handle.flush()))
-
-
-def pretrain(name: str, images: list[str], s: Settings, work: Path) -> Path:
-    from training.methods import config_class
-    from training.methods import pretrain as run
-
-    cls = config_class(name)
-    values = dict(inputs=images, epochs=s.pretrain_epochs, patches_per_epoch=s.pretrain_patches,
-                  batch_size=s.pretrain_batch_size, device=s.device, seed=0,
-                  patch_size=s.diffusion_patch_size if name == "diffusion" else s.pretrain_patch_size)
-    names = {f.name for f in dataclasses.fields(cls)}
-    if name != "diffusion" and "backbone" in names:
-        values["backbone"] = "resnet18"
-    if "warmup_epochs" in names:  # GraSS: SimCLR warm-up epochs, then gradient-guided ones
-        values["warmup_epochs"] = min(cls().warmup_epochs, max(0, s.pretrain_epochs - 1))
-    for key, text in s.method_overrides.get(name, {}).items():
-        if key not in names:
-            raise SystemExit(f"--set {name}.{key}: {cls.__name__} has no field {key!r}")
-        values[key] = _typed_like(getattr(cls(), key), text)
-    config = cls(**{k: v for k, v in values.items() if k in names})
-    output = work / f"pretrain_{name}.pt"
-    started = time.monotonic()
-    result = run(name, config, output, feedback=quiet_feedback(work / "logs" / f"pretrain_{name}.log"), resume=False)
-    log(f"pretrained {name} in {time.monotonic() - started:.0f} s -> {result.checkpoint}")
-    return Path(result.checkpoint)
+# ----------------------------------------------------------------------------- data and cache
+def label_subset(seed: int, count: int) -> tuple[list[str], list[str]]:
+    """The first ``count`` images of seed ``seed``'s permutation of the label pool (nested)."""
+    images, labels = tile_pairs(LABEL_POOL_TILES)
+    order = np.random.default_rng(seed).permutation(len(images))[:count]
+    return [images[i] for i in order], [labels[i] for i in order]
 
 
-def _typed_like(default, text: str):
-    """Convert a --set value to the type of the config field's default."""
-    if isinstance(default, bool):
-        return text.lower() in ("1", "true", "yes")
-    if isinstance(default, (int, float)):
-        return type(default)(text)
-    if isinstance(default, list):
-        return [type(default[0])(v) if default else float(v) for v in text.split(",")]
-    return text
+class Cache:
+    """Finished units (a probe of one seed, a fine-tuning run) in one JSON file, by key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.exists() else {}
+
+    @staticmethod
+    def key(*parts) -> str:
+        """A short stable key of the unit's inputs."""
+        return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def get(self, key: str):
+        """The cached value or None."""
+        return self.data.get(key)
+
+    def put(self, key: str, value) -> None:
+        """Store and write at once (temp file + rename: a kill never leaves half a file)."""
+        self.data[key] = value
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        os.replace(tmp, self.path)
 
 
-def finetune_and_test(architecture: str, pretrained: str, fraction: float, seed: int, s: Settings, work: Path,
-                      train: tuple[list[str], list[str]], test: tuple[list[str], list[str]], tag: str) -> float:
-    """Fine-tune, export to ONNX, segment the test images, pooled test mIoU."""
-    from engine.evaluate import evaluate_rasters
-    from engine.metrics import scores_from_confusion
-    from engine.segment import segment_raster
-    from training.export import export_checkpoint
-    from training.finetune import finetune
-    from training.finetune_config import FinetuneConfig
-
-    run_dir = work / "runs" / f"{tag}_f{fraction:g}_s{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    feedback = quiet_feedback(run_dir / "log.txt")
-    config = FinetuneConfig(
-        images=train[0], labels=train[1], class_names=CLASS_NAMES, class_colors=CLASS_COLORS,
-        architecture=architecture, backbone="resnet18", pretrained=pretrained, epochs=s.epochs,
-        batch_size=s.batch_size, patch_size=s.patch_size, patches_per_epoch=s.patches_per_epoch,
-        learning_rate=s.learning_rate, label_fraction=fraction, split_block_size=s.split_block_size,
-        val_fraction=s.val_fraction,
-        seed=seed, device=s.device, num_workers=0,
-    )
-    checkpoint = run_dir / "model.pt"
-    started = time.monotonic()
-    finetune(config, checkpoint, feedback=feedback)
-    trained = time.monotonic()
-    onnx_path = export_checkpoint(checkpoint, run_dir / "model.onnx", feedback=feedback)
-    exported = time.monotonic()
-    total = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
-    for image, label in zip(*test):
-        prediction = run_dir / (Path(image).stem + "_classes.tif")
-        segment_raster(image, str(onnx_path), str(prediction), device=s.device, threads=s.threads, feedback=feedback)
-        cm = evaluate_rasters(prediction, label, None, None, feedback=feedback).confusion
-        n = min(cm.shape[0], total.shape[0])
-        total[:n, :n] += cm[:n, :n]
-        prediction.unlink()
-    feedback.log(f"timing: fine-tuning {trained - started:.1f} s, export {exported - trained:.1f} s, "
-                 f"test {time.monotonic() - exported:.1f} s")
-    return float(scores_from_confusion(total)["miou"])
+# ----------------------------------------------------------------------------- pretraining
+def pretrain_all(s: Settings, work: Path) -> dict[str, dict[float, Path]]:
+    """Snapshots (fraction -> checkpoint) of each method's pretraining run."""
+    inputs = [str(DATA)]
+    snapshots = {}
+    for method in s.methods:
+        diffusion = method == "diffusion"
+        values = dict(inputs=inputs, device=s.device, seed=0,
+                      batch_size=s.diffusion_batch if diffusion else s.pretrain_batch,
+                      patch_size=s.diffusion_patch if diffusion else s.pretrain_patch)
+        if method == "grass":
+            values["warmup_epochs"] = 2          # of the 4 snapshot epochs: SimCLR, then guided regions
+        started = time.monotonic()
+        snapshots[method] = pretrain_with_snapshots(method, values, s.pretrain_steps[method], work / f"{method}.pt")
+        log(f"pretraining {method}: snapshots ready ({time.monotonic() - started:.0f} s)")
+    return snapshots
 
 
-# ----------------------------------------------------------------------------- table
-def summarise(values: list[float]) -> dict:
-    arr = np.asarray(values, dtype=float)
-    return {
-        "mean": float(arr.mean()),
-        "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "runs": [round(v, 4) for v in values],
-    }
+# ----------------------------------------------------------------------------- probe readout
+PROBE_ROWS = {"grass": ["grass"], "sdcluster": ["teacher", "student"], "diffusion": ["denoiser"]}
 
 
-def rows_for(methods: list[str], checkpoints: dict[str, Path]) -> list[tuple[str, str, str]]:
-    """(row name, architecture, pretrained checkpoint) in table order."""
-    rows = [("deeplabv3plus from scratch", "deeplabv3plus", "")]
-    for name in ("grass", "sdcluster"):
-        if name in methods:
-            rows.append((f"deeplabv3plus from {name}", "deeplabv3plus", str(checkpoints[name])))
-    if "diffusion" in methods:
-        rows.append(("hrnet from scratch", "hrnet", ""))
-        rows.append(("diff_hrnet from diffusion", "diff_hrnet", str(checkpoints["diffusion"])))
+def probe_units(s: Settings) -> list[tuple[str, str, int, float]]:
+    """(method, variant, labelled images, pretraining fraction) of every probe row."""
+    units = []
+    for method in s.methods:
+        for variant in PROBE_ROWS[method]:
+            for n in s.label_images:
+                trend = s.trend_all_labels or n == min(s.label_images)
+                for fraction in (FRACTIONS if trend else (1.0,)):
+                    units.append((method, variant, n, fraction))
+    return units
+
+
+def probe_seed(checkpoint: Path, variant: str, n: int, seed: int, s: Settings, cache: Cache) -> dict:
+    """One seed of one probe row: pretrained and random-init mIoU on the test tile."""
+    from training.probe import ProbeConfig, run_probe
+
+    images, labels = label_subset(seed, n)
+    test_images, test_labels = tile_pairs(TEST_TILES)
+    config = ProbeConfig(checkpoint=str(checkpoint), images=images, labels=labels, test_images=test_images,
+                         test_labels=test_labels, seeds=[seed], output_stride=s.probe_output_stride,
+                         max_pixels_per_image=s.probe_pixels_per_image, class_names=CLASS_NAMES,
+                         sdcluster_state=variant if variant in ("teacher", "student") else "teacher",
+                         device=s.device)
+    key = cache.key("probe", checkpoint.name, checkpoint.stat().st_size, dataclasses.asdict(config))
+    hit = cache.get(key)
+    if hit is None:
+        result = run_probe(config)
+        hit = {"value": result.values[0], "baseline": result.random_values[0], "seconds": result.seconds}
+        cache.put(key, hit)
+    return hit
+
+
+def probe_rows(s: Settings, snapshots: dict[str, dict[float, Path]], cache: Cache) -> list[dict]:
+    """Every probe row of the protocol, paired over ``probe_seeds``."""
+    rows = []
+    for method, variant, n, fraction in probe_units(s):
+        checkpoint = snapshots[method][fraction]
+        runs = [probe_seed(checkpoint, variant, n, seed, s, cache) for seed in s.probe_seeds]
+        baseline = "same network at random init, BatchNorm recalibrated"
+        rows.append(row(method, variant, "probe", n, fraction, baseline, runs, s.probe_seeds))
+        log(f"probe {method}/{variant} labels {n} at {fraction:g}: {rows[-1]['miou_mean']:.1f} "
+            f"({rows[-1]['delta_mean']:+.1f} +- {rows[-1]['delta_se']:.1f})")
     return rows
 
 
-PAGE_HEAD = """# Results: label efficiency on real aerial imagery (Dubai)
-
-How much does self-supervised pretraining help when labels are scarce? Each section below
-is written by `bench/label_efficiency.py` (one section per mode; a new run of a mode
-replaces its section). Protocol: the docstring of the script and each section's notes.
-Test mIoU (%) is the mean ± standard deviation over seeds.
-"""
+# ----------------------------------------------------------------------------- fine-tuning readout
+FINETUNE_ROWS = {"grass": ("deeplabv3plus", "deeplabv3plus"), "sdcluster": ("deeplabv3plus", "deeplabv3plus"),
+                 "diffusion": ("diff_hrnet", "hrnet")}
 
 
-def section_marks(mode: str) -> tuple[str, str]:
-    return f"<!-- label_efficiency:{mode} -->", f"<!-- /label_efficiency:{mode} -->"
+def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps: int, s: Settings, patience: int):
+    """FinetuneConfig of one run: the labelled subset of ``seed``, ``steps`` optimiser steps."""
+    from training.finetune_config import FinetuneConfig
+
+    images, labels = label_subset(seed, n)
+    return FinetuneConfig(images=images, labels=labels, class_names=CLASS_NAMES, class_colors=CLASS_COLORS,
+                          architecture=architecture, backbone="resnet18", pretrained=pretrained, steps=steps,
+                          batch_size=s.finetune_batch, patch_size=s.finetune_patch, seed=seed, device=s.device,
+                          early_stopping_patience=patience)
 
 
-def update_page(page: str, mode: str, section: str) -> str:
-    """``page`` with the section of ``mode`` replaced (or appended): other modes' records stay."""
-    start, end = section_marks(mode)
-    block = f"{start}\n{section.strip()}\n{end}\n"
-    if not page.strip():
-        page = PAGE_HEAD
-    if start in page and end in page:
-        before, rest = page.split(start, 1)
-        return before + block + rest.split(end, 1)[1].lstrip("\n")
-    return page.rstrip("\n") + "\n\n" + block
+def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
+    """Fine-tune, export to ONNX, segment the test tile with the engine, pooled test mIoU (%)."""
+    from engine.evaluate import evaluate_rasters
+    from engine.metrics import scores_from_confusion
+    from engine.progress import RunFeedback
+    from engine.segment import segment_raster
+    from training.export import export_checkpoint
+    from training.finetune import finetune
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = (run_dir / "log.txt").open("a", encoding="utf-8")
+    feedback = RunFeedback(log=lambda m: (handle.write(m + "\n"), handle.flush()))
+    started = time.monotonic()
+    result = finetune(config, run_dir / "model.pt", feedback=feedback)
+    onnx_path = export_checkpoint(run_dir / "model.pt", run_dir / "model.onnx", feedback=feedback)
+    total = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    for image, label in zip(*tile_pairs(TEST_TILES)):
+        prediction = run_dir / (Path(image).stem + "_classes.tif")
+        segment_raster(image, str(onnx_path), str(prediction), device=s.device, threads=s.threads, feedback=feedback)
+        cm = evaluate_rasters(prediction, label, None, None, feedback=feedback).confusion
+        k = min(cm.shape[0], total.shape[0])
+        total[:k, :k] += cm[:k, :k]
+        prediction.unlink()
+    steps_done = getattr(result, "steps", None) or getattr(result, "step", None)
+    return {"miou": 100 * float(scores_from_confusion(total)["miou"]), "steps": steps_done,
+            "best_step": getattr(result, "best_step", None), "seconds": time.monotonic() - started}
 
 
-def markdown(result: dict, command: str) -> str:
-    """The section of one run: command, wall time, table, protocol, failures."""
-    s = result["settings"]
-    fractions = s["fractions"]
-    head = "| model | " + " | ".join(f"{100 * f:g} % labels" for f in fractions) + " |"
-    lines = [head, "|---|" + "---|" * len(fractions)]
-    for row, cells in result["table"].items():
-        text = []
-        for f in fractions:
-            c = cells.get(f"{f:g}")
-            text.append("failed" if c is None else f"{100 * c['mean']:.1f} ± {100 * c['std']:.1f}")
-        lines.append(f"| {row} | " + " | ".join(text) + " |")
-    mode = s["mode"]
-    changed = s.get("method_overrides") or {}
-    overrides = "".join(f", {m}: " + ", ".join(f"{k}={v}" for k, v in kv.items()) for m, kv in changed.items())
-    overrides = f" except{overrides[1:]}" if overrides else ""
-    warning = (
-        "\n**Quick mode**: a smoke test of the benchmark (tiny pretraining and fine-tuning, "
-        f"{s['train_images_per_tile']} training images per tile, {s['test_images']} test images). Its numbers "
-        "show that the pipeline runs end to end; the runs are far too short to rank the methods.\n"
-        if mode.startswith("quick") else ""
-    )
-    failures = "".join(f"\n  - {f}" for f in result["failures"]) or " none"
-    pretrain_times = ", ".join(f"{k} {v:.0f} s" for k, v in result["pretrain_seconds"].items()) or "none"
-    per_tile = "all" if not s["train_images_per_tile"] else f"the first {s['train_images_per_tile']} per tile"
-    return f"""## {mode} mode ({result['date']})
+def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
+    """Steps every fine-tuning run gets: where a from-scratch DeepLabV3+ on the smallest
+    label budget (seed 0) stopped improving on validation, within ``finetune_max_steps``."""
+    n = min(s.finetune_labels)
+    config = finetune_config("deeplabv3plus", "", n, 0, s.finetune_max_steps, s, patience=4)
+    key = cache.key("pilot", dataclasses.asdict(config))
+    hit = cache.get(key)
+    if hit is None:
+        hit = finetune_and_test(config, work / "runs" / f"pilot_{key}", s)
+        cache.put(key, hit)
+    budget = int(hit.get("best_step") or hit.get("steps") or s.finetune_max_steps)
+    log(f"pilot: scratch DeepLabV3+ on {n} image(s) stopped improving at step {budget}")
+    return max(50, min(s.finetune_max_steps, budget))
 
-    {command}
 
-Machine: {result['machine']}. Wall time: {result['wall_seconds'] / 60:.1f} min (pretraining: {pretrain_times}).
-{warning}
-Test mIoU (%) on tile {', '.join(map(str, result['split']['test_tiles']))}, mean ± standard deviation over seeds
-{', '.join(map(str, s['seeds']))} (each seed draws the labelled subset and the initialisation):
+def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Path, cache: Cache) -> list[dict]:
+    """Pretrained vs from-scratch fine-tuning at the full pretraining budget, paired seeds."""
+    steps = pilot_budget(s, work, cache)
+    rows = []
+    for method in s.methods:
+        architecture, baseline_arch = FINETUNE_ROWS[method]
+        for n in s.finetune_labels:
+            runs = []
+            for seed in s.finetune_seeds:
+                pair = {}
+                for which, arch, pretrained in (("value", architecture, str(snapshots[method][1.0])),
+                                                ("baseline", baseline_arch, "")):
+                    config = finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
+                    key = cache.key("finetune", dataclasses.asdict(config))
+                    hit = cache.get(key) or finetune_and_test(config, work / "runs" / f"ft_{key}", s)
+                    cache.put(key, hit)
+                    pair[which] = hit["miou"]
+                runs.append(pair)
+            baseline = "HRNet from scratch" if method == "diffusion" else "DeepLabV3+ from scratch"
+            rows.append(row(method, architecture, "finetune", n, 1.0, baseline, runs, s.finetune_seeds))
+            rows[-1]["steps"] = steps
+            log(f"finetune {method} labels {n}: {rows[-1]['miou_mean']:.1f} ({rows[-1]['delta_mean']:+.1f})")
+    return rows
 
-{chr(10).join(lines)}
 
-Per-run values, min and max: the JSON printed by the script (saved as `{result['json_path']}`).
-
-- Split by tile: fine-tuning on tiles {', '.join(map(str, result['split']['train_tiles']))} ({per_tile}:
-  {result['split']['train_images']} images, {s['split_block_size']} px blocks, validation share {s['val_fraction']:g}:
-  0 = the last epoch is tested), test on tile(s) {', '.join(map(str, result['split']['test_tiles']))}
-  ({result['split']['test_images']} images, never seen in fine-tuning).
-- Label fraction: the share of labelled training patches kept (rsseg:finetune's LABEL_FRACTION).
-- Pretraining on all {result['split']['all_images']} images, labels unused, once (seed 0): {s['pretrain_epochs']}
-  epoch(s) of {s['pretrain_patches']} patches of {s['pretrain_patch_size']} px (diffusion {s['diffusion_patch_size']} px),
-  batch {s['pretrain_batch_size']}; method configs at their defaults{overrides}.
-- Fine-tuning: {s['epochs']} epochs of {s['patches_per_epoch']} patches of {s['patch_size']} px, batch
-  {s['batch_size']}, AdamW lr {s['learning_rate']}; DeepLabV3+ ResNet-18 (scratch, GraSS, SDCluster rows),
-  HRNet-W18 from scratch and Diff-HRNet from the diffusion checkpoint (compare those two).
-- Test mIoU: checkpoint exported to ONNX, test images segmented whole with `engine.segment`, confusion
-  matrices of `engine.evaluate` summed over the test images, IoU averaged over classes present.
-- Failures:{failures}
-"""
+# ----------------------------------------------------------------------------- rows
+def row(method: str, variant: str, readout: str, labels: int, fraction: float, baseline: str,
+        runs: list[dict], seeds: list[int]) -> dict:
+    """One results.json row: paired mean difference and its standard error."""
+    values = np.array([r["value"] for r in runs], dtype=float)
+    base = np.array([r["baseline"] for r in runs], dtype=float)
+    delta = values - base
+    se = float(delta.std(ddof=1) / np.sqrt(delta.size)) if delta.size > 1 else None
+    return {"method": method, "variant": variant, "readout": readout, "labels": labels,
+            "pretrain_fraction": fraction, "baseline": baseline, "miou_mean": float(values.mean()),
+            "baseline_mean": float(base.mean()), "delta_mean": float(delta.mean()), "delta_se": se,
+            "seeds": len(seeds), "seed_list": list(seeds), "values": [round(v, 3) for v in values.tolist()],
+            "baseline_values": [round(v, 3) for v in base.tolist()]}
 
 
 # ----------------------------------------------------------------------------- main
-def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smoke-test sizes (~10 min on 2 CPU cores)")
-    p.add_argument("--methods", help=f"comma-separated pretraining methods (default: {','.join(ALL_METHODS)}; "
-                                     "'none' for scratch only)")
-    p.add_argument("--fractions", help="comma-separated label fractions, e.g. 0.05,0.2,1")
-    p.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1")
-    for name in ("epochs", "patches_per_epoch", "patch_size", "batch_size", "split_block_size", "pretrain_epochs",
-                 "pretrain_patches", "pretrain_patch_size", "diffusion_patch_size", "pretrain_batch_size",
-                 "test_images", "train_images_per_tile", "threads"):
-        p.add_argument("--" + name.replace("_", "-"), type=int)
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--val-fraction", type=float, help="share of training blocks held out to pick the best epoch "
-                                                       "(default 0: validation costs more than training on a CPU)")
+def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
+    """Settings from a preset plus command-line overrides."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
+    p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu", help="gpu: GPU-sized budgets (with --device cuda)")
+    p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
+    p.add_argument("--readouts", help="comma-separated: probe, finetune")
+    p.add_argument("--label-images", help="comma-separated labelled-image budgets, e.g. 1,4,16")
+    p.add_argument("--probe-seeds", help="comma-separated seeds")
+    p.add_argument("--finetune-seeds", help="comma-separated seeds")
     p.add_argument("--device", help="cpu (default), cuda or auto")
-    p.add_argument("--set", action="append", default=[], metavar="METHOD.FIELD=VALUE",
-                   help="override a field of a pretraining method's config, e.g. grass.map_sign=absolute "
-                        "(repeatable; recorded as a custom run)")
-    p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"),
-                   help="checkpoints, models and logs (default .bench/label_efficiency, git-ignored)")
-    p.add_argument("--no-docs", action="store_true", help="do not write docs/results.md")
-    p.add_argument("--docs", default=str(REPO / "docs" / "results.md"), help="where to write the results page")
-    p.add_argument("--docs-from", metavar="RESULTS_JSON",
-                   help="only (re)write the docs section from a results.json of an earlier run")
+    p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
+    p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
+    p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
+    p.add_argument("--no-docs", action="store_true", help="write neither docs/results.json nor docs/results.md")
     args = p.parse_args(argv)
-    s = Settings(**(QUICK if args.quick else {}))
-    if args.methods:
-        s.methods = [] if args.methods.strip() == "none" else [m.strip() for m in args.methods.split(",") if m.strip()]
-    if args.fractions:
-        s.fractions = [float(v) for v in args.fractions.split(",")]
-    if args.seeds:
-        s.seeds = [int(v) for v in args.seeds.split(",")]
-    for f in dataclasses.fields(Settings):
-        value = getattr(args, f.name, None)
-        if value is not None and f.name not in ("fractions", "seeds", "methods"):
-            setattr(s, f.name, value)
-    given = list(argv if argv is not None else sys.argv[1:])
-    if [a for a in given if a.startswith("--") and a not in (
-            "--quick", "--no-docs") and not a.startswith(("--work-dir", "--docs", "--threads", "--device"))]:
-        # settings changed: recorded in a section of their own (one per distinct command), not as the preset's
-        s.mode += "+custom-" + hashlib.sha1(" ".join(given).encode()).hexdigest()[:6]
-    for item in args.set:
-        target, _, value = item.partition("=")
-        method, _, key = target.partition(".")
-        if not (method and key and value):
-            p.error(f"--set {item!r}: expected METHOD.FIELD=VALUE, e.g. grass.map_sign=absolute")
-        s.method_overrides.setdefault(method, {})[key] = value
-    if not s.seeds or not s.fractions:
-        p.error("--seeds and --fractions need at least one value")
+    preset = QUICK if args.quick else GPU if args.preset == "gpu" else {}
+    s = Settings(**preset)
+    lists = {"methods": str, "readouts": str, "label_images": int, "probe_seeds": int, "finetune_seeds": int}
+    for name, kind in lists.items():
+        text = getattr(args, name)
+        if text:
+            setattr(s, name, [kind(v.strip()) for v in text.split(",") if v.strip()])
+    if args.device:
+        s.device = args.device
+    unknown = sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
+    if unknown:
+        p.error(f"unknown method or readout: {', '.join(unknown)}")
+    s.finetune_labels = [n for n in s.finetune_labels if n in s.label_images] or [min(s.label_images)]
     return s, args
 
 
-def write_docs(path: str | os.PathLike, result: dict) -> None:
-    docs = Path(path)
-    page = docs.read_text(encoding="utf-8") if docs.is_file() else ""
-    docs.write_text(update_page(page, result["settings"]["mode"], markdown(result, result["command"])), encoding="utf-8")
-    log(f"wrote {docs}")
-
-
 def main(argv: list[str] | None = None) -> int:
-    settings, args = parse(argv)
-    if args.docs_from:
-        write_docs(args.docs, json.loads(Path(args.docs_from).read_text()))
-        return 0
+    """Run the protocol, print the JSON, write the docs."""
+    s, args = parse(argv)
     if not DATA.is_dir():
-        print(f"label_efficiency: {DATA} not found; the benchmark needs the shared Dubai data "
-              "(see ../shared/data/README.md)", file=sys.stderr)
+        print(f"label_efficiency: {DATA} not found; the benchmark needs ../shared/data (see its README)", file=sys.stderr)
         return 2
     import torch
 
-    torch.set_num_threads(max(1, settings.threads))
+    torch.set_num_threads(max(1, s.threads))
+    started = time.monotonic()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    train = tile_pairs(TRAIN_TILES, settings.train_images_per_tile)
-    test = tile_pairs(TEST_TILES)
-    if settings.test_images:
-        test = (test[0][: settings.test_images], test[1][: settings.test_images])
-    all_images = tile_pairs(sorted(TRAIN_TILES + TEST_TILES))[0]
-    methods = available_methods(settings.methods)
-    log(f"{len(train[0])} training / {len(test[0])} test images; methods {methods or 'none'}; "
-        f"fractions {settings.fractions}; seeds {settings.seeds}")
-
-    checkpoints: dict[str, Path] = {}
-    pretrain_seconds: dict[str, float] = {}
-    failures: list[str] = []
-    for name in list(methods):
-        started = time.monotonic()
-        try:
-            checkpoints[name] = pretrain(name, all_images, settings, work)
-        except Exception as exc:  # noqa: BLE001 - one failing method must not stop the others
-            failures.append(f"pretraining {name}: {type(exc).__name__}: {exc}")
-            log(failures[-1])
-            methods.remove(name)
-        pretrain_seconds[name] = time.monotonic() - started
-
-    table: dict[str, dict[str, dict]] = {}
-    for row, architecture, pretrained in rows_for(methods, checkpoints):
-        table[row] = {}
-        tag = row.replace(" ", "_")
-        for fraction in settings.fractions:
-            values = []
-            for seed in settings.seeds:
-                started = time.monotonic()
-                try:
-                    miou = finetune_and_test(architecture, pretrained, fraction, seed, settings, work, train, test, tag)
-                except Exception as exc:  # noqa: BLE001
-                    failures.append(f"{row}, {fraction:g} labels, seed {seed}: {type(exc).__name__}: {exc}")
-                    log(failures[-1])
-                    continue
-                values.append(miou)
-                log(f"{row:<28} labels {100 * fraction:5.1f} %  seed {seed}: test mIoU {100 * miou:5.1f} % "
-                    f"({time.monotonic() - started:.0f} s)")
-            if values:
-                table[row][f"{fraction:g}"] = summarise(values)
-
-    command = "PYTHONPATH=. .venv/bin/python bench/label_efficiency.py" + (
-        " " + shlex.join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else "")
+    cache = Cache(work / "cache.json")
+    snapshots = pretrain_all(s, work)
+    rows = probe_rows(s, snapshots, cache) if "probe" in s.readouts else []
+    if "finetune" in s.readouts:
+        rows += finetune_rows(s, snapshots, work, cache)
+    given = argv if argv is not None else sys.argv[1:]
     result = {
-        "benchmark": "label_efficiency",
-        "metric": "test mIoU (pooled over test images)",
-        "settings": dataclasses.asdict(settings),
-        "split": {"train_tiles": list(TRAIN_TILES), "test_tiles": list(TEST_TILES), "train_images": len(train[0]),
-                  "test_images": len(test[0]), "all_images": len(all_images)},
-        "table": table,
-        "failures": failures,
-        "pretrain_seconds": pretrain_seconds,
-        "wall_seconds": time.monotonic() - STARTED,
+        "protocol": {**dataclasses.asdict(s), "label_pool_tiles": list(LABEL_POOL_TILES),
+                     "test_tiles": list(TEST_TILES), "pretrain_images": "all 54 Dubai images, labels unused",
+                     "pretrain_fractions": list(FRACTIONS), "metric": "test mIoU (%) pooled over tile 2",
+                     "pairing": "a seed fixes the labelled subset, random init and fine-tuning seed of every row"},
+        "rows": rows,
+        "command": "python -m bench.label_efficiency" + (" " + shlex.join(given) if given else ""),
+        "wall_seconds": round(time.monotonic() - started, 1),
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s) visible, torch threads {settings.threads}, "
-                   f"device {settings.device}",
-        "command": command,
-        "json_path": str((work / "results.json").relative_to(REPO) if work.is_relative_to(REPO) else work / "results.json"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, torch threads {s.threads}, {s.device}",
     }
     text = json.dumps(result, indent=2)
-    (work / "results.json").write_text(text)
     print(text)
-    if not args.no_docs:
-        write_docs(args.docs, result)
-    return 1 if not any(table.values()) else 0
+    if not args.no_docs and s.mode != "quick":
+        Path(args.json).write_text(text + "\n")
+        write_markdown(Path(args.docs), result)
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
