@@ -1,0 +1,53 @@
+"""The label-efficiency benchmark's bookkeeping: nested paired subsets, paired statistics,
+verdicts against the targets, and the docs page keeping its hand-written reading."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.dubai_split import DATA
+
+lab = pytest.importorskip("bench.label_efficiency")
+from bench.label_efficiency_report import END, START, verdict, write_markdown  # noqa: E402
+
+
+def test_rows_report_the_paired_difference_and_its_standard_error():
+    runs = [{"value": 50.0, "baseline": 45.0}, {"value": 48.0, "baseline": 44.0}, {"value": 47.0, "baseline": 41.0}]
+    r = lab.row("grass", "grass", "probe", 1, 1.0, "random", runs, [0, 1, 2])
+    deltas = np.array([5.0, 4.0, 6.0])
+    assert r["delta_mean"] == pytest.approx(5.0)
+    assert r["delta_se"] == pytest.approx(deltas.std(ddof=1) / np.sqrt(3))
+    assert r["values"] == [50.0, 48.0, 47.0] and r["baseline_values"] == [45.0, 44.0, 41.0]
+    assert {"method", "readout", "labels", "pretrain_fraction", "baseline", "miou_mean", "delta_mean",
+            "delta_se", "seeds", "values", "baseline_values"} <= set(r)
+
+
+@pytest.mark.parametrize("delta, se, readout, expected", [
+    (6.0, 1.0, "probe", "meets"), (4.0, 1.0, "probe", "under"), (1.0, 1.0, "probe", "no clear gain"),
+    (-3.0, 1.0, "finetune", "LOSS"), (3.5, 1.0, "finetune", "meets"),
+])
+def test_verdicts_need_the_target_and_twice_the_standard_error(delta, se, readout, expected):
+    assert expected in verdict({"delta_mean": delta, "delta_se": se, "readout": readout})
+
+
+def test_docs_keep_the_hand_written_reading(tmp_path):
+    page = tmp_path / "results.md"
+    page.write_text(f"# Results\n\nintro\n\n{START}\nold table\n{END}\n\n## Reading\nkept\n")
+    result = {"command": "python -m bench.label_efficiency", "date": "2026-12-01", "machine": "x", "wall_seconds": 60,
+              "protocol": {"pretrain_steps": {}, "pretrain_batch": 32, "pretrain_patch": 96, "diffusion_batch": 16,
+                           "diffusion_patch": 64, "probe_output_stride": 16, "probe_pixels_per_image": 10,
+                           "label_pool_tiles": [1], "test_tiles": [2]},
+              "rows": [lab.row("sdcluster", "teacher", "probe", 1, 0.5, "random",
+                               [{"value": 1.0, "baseline": 0.5}, {"value": 2.0, "baseline": 1.0}], [0, 1])]}
+    write_markdown(page, result)
+    text = page.read_text()
+    assert "old table" not in text and "intro" in text and "## Reading\nkept" in text
+    assert "| probe | sdcluster | teacher | 1 | 0.5 |" in text
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
+def test_labelled_subsets_are_nested_and_never_from_the_test_tile():
+    one, four = lab.label_subset(3, 1)[0], lab.label_subset(3, 4)[0]
+    assert one == four[:1] and len(set(four)) == 4
+    assert not any("tile_2_" in path for path in lab.label_subset(0, 16)[0])
+    assert lab.label_subset(0, 4) != lab.label_subset(1, 4)
