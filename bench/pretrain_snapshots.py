@@ -31,19 +31,23 @@ def snapshot_paths(output: Path) -> dict[float, Path]:
 class SnapshotFeedback(RunFeedback):
     """Copies the checkpoint aside each time the loop writes a new epoch of it.
 
-    The loop saves after every epoch and then logs; on each log line we look whether the
-    file changed (mtime and size) and, when its epoch is one of the snapshot epochs, copy it.
+    The loop saves after every epoch; on each log line and progress report we look whether
+    the file changed (a stat: mtime and size) and, when the epoch it holds is one of the
+    snapshot epochs, copy it. The copy is taken before the next epoch's save can replace it.
     """
 
     def __init__(self, output: Path, log_file: Path) -> None:
         self._handle = log_file.open("a", encoding="utf-8")
-        super().__init__(log=self._write)
+        super().__init__(log=self._write, progress=self._progress)
         self.output, self.seen = output, None
         self.snapshots = snapshot_paths(output)
 
     def _write(self, message: str) -> None:
         self._handle.write(f"{time.strftime('%H:%M:%S')} {message}\n")
         self._handle.flush()
+        self._maybe_copy()
+
+    def _progress(self, percent: float) -> None:
         self._maybe_copy()
 
     def _maybe_copy(self) -> None:
