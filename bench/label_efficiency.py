@@ -301,7 +301,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
-    p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu", help="gpu: GPU-sized budgets (with --device cuda)")
+    p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
+                   help="gpu: GPU-sized budgets (with --device cuda)")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
     p.add_argument("--readouts", help="comma-separated: probe, finetune")
     p.add_argument("--label-images", help="comma-separated labelled-image budgets, e.g. 1,4,16")
@@ -333,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the protocol, print the JSON, write the docs."""
     s, args = parse(argv)
     if not DATA.is_dir():
-        print(f"label_efficiency: {DATA} not found; the benchmark needs ../shared/data (see its README)", file=sys.stderr)
+        print(f"label_efficiency: {DATA} not found; the benchmark needs ../shared/data (see its README)",
+              file=sys.stderr)
         return 2
     import torch
 

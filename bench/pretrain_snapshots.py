@@ -78,7 +78,8 @@ def pretrain_with_snapshots(method: str, values: dict, steps: int, output: Path)
     batch = int(values.get("batch_size", cls().batch_size))
     per_epoch = max(1, steps // EPOCHS) * batch
     names = {f.name for f in dataclasses.fields(cls)}
-    config = cls(**{k: v for k, v in {**values, "epochs": EPOCHS, "patches_per_epoch": per_epoch}.items() if k in names})
+    values = {**values, "epochs": EPOCHS, "patches_per_epoch": per_epoch}
+    config = cls(**{k: v for k, v in values.items() if k in names})
     output.parent.mkdir(parents=True, exist_ok=True)
     feedback = SnapshotFeedback(output, output.with_suffix(".log"))
     pretrain(method, config, output, feedback=feedback, resume=True)
