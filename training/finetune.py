@@ -274,7 +274,9 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
                 f"{data.num_classes} classes: choose another output or do not resume"
             )
 
-    arch_kwargs: dict[str, Any] = {"backbone": config.backbone} if config.architecture == "deeplabv3plus" else {}
+    arch_kwargs: dict[str, Any] = (
+        {"backbone": config.backbone, "head": config.head} if config.architecture == "deeplabv3plus" else {}
+    )
     if previous is not None:
         arch_kwargs = dict(previous.architecture_kwargs)
     model = build_segmentation_net(config.architecture, len(data.bands), data.num_classes, pretrained=pretrained, **arch_kwargs)

@@ -29,6 +29,7 @@ class FinetuneConfig:
     ignore_index: int = 255                                   # label value that never counts
     architecture: str = "deeplabv3plus"
     backbone: str = "resnet18"
+    head: str = "separable"                                   # DeepLabV3+ head: "separable" (published) or "dense"
     pretrained: str = ""
     epochs: int = 20
     batch_size: int = 8
