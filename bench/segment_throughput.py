@@ -70,17 +70,17 @@ def tiles_in_memory(raster: Path, model, tile: int, overlap: float, batch: int):
     import rasterio
 
     from engine.raster_io import RasterReader, raster_region
-    from engine.segment import _batches, probe_output
+    from engine.segment import output_geometry, tile_batches
     from engine.tiling import column_blocks, make_grid
 
     with rasterio.open(raster) as src:
         region = raster_region(src, None)
-        out, _ = probe_output(model, (tile, tile))
+        out, _ = output_geometry(model, (tile, tile))
         grid = make_grid(region.height, region.width, (tile, tile), out, overlap)
         offset, scale = model.card.normalization(3)
         reader = RasterReader(src, [1, 2, 3], offset, scale)
         timing = {"read_s": 0.0}
-        return [data for data, _ in _batches(reader, region, grid, column_blocks(grid, 0), batch, timing)], grid
+        return [data for data, _ in tile_batches(reader, region, grid, column_blocks(grid, 0), batch, timing)], grid
 
 
 def naive(raster: Path, model, grid, output: Path) -> float:

@@ -16,8 +16,16 @@ Costs are kept low because this runs beside the model on the same cores:
 * the class is the argmax of the weighted *sums* (dividing every class by the same positive
   weight cannot change the winner); only the confidence is divided, and only when asked;
 * finished rows are processed in chunks of ``CHUNK_ROWS`` so temporaries stay small.
+
+Column blocks (very wide regions) share the tiles straddling their edges: a
+:class:`TileCarry` keeps the right part of those tiles' scores in an unlinked temporary
+file while the left block runs, and hands them back in the same order to the right block,
+so no tile is computed twice and memory still does not grow with the raster's height.
 """
 from __future__ import annotations
+
+import os
+import tempfile
 
 import numpy as np
 
@@ -38,16 +46,21 @@ class StripBlender:
         self._scratch = np.empty((n_classes, *grid.out), np.float32)
         self.col_weights = axis_weight_sum(grid.cols, col_profile, grid.width, block.start, block.stop)
 
-    def add(self, probs: np.ndarray, i: int, j: int) -> None:
-        """Add tile (i, j)'s (K, out_rows, out_cols) probabilities, clipped to the region and block."""
+    def add(self, probs: np.ndarray, i: int, j: int, first_col: int | None = None) -> None:
+        """Add tile (i, j)'s (K, out_rows, cols) probabilities, clipped to the region and block.
+
+        ``first_col``: the region column of ``probs``' first column when it is only the right
+        part of the tile (a tile carried over from the block on the left); default the tile's own.
+        """
         grid, block = self.grid, self.block
-        col = grid.cols[j]
-        lo, hi = max(col, block.start), min(col + grid.out[1], block.stop)
+        col = grid.cols[j] if first_col is None else first_col
+        lo, hi = max(col, block.start), min(col + probs.shape[2], block.stop)
         if hi <= lo:
             return
         rows = min(grid.out[0], grid.height - grid.rows[i])
         weighted = self._scratch[:, :rows, :hi - lo]
-        np.multiply(probs[:, :rows, lo - col:hi - col], self.window[:rows, lo - col:hi - col], out=weighted)
+        w0 = lo - grid.cols[j]  # window column of region column lo
+        np.multiply(probs[:, :rows, lo - col:hi - col], self.window[:rows, w0:w0 + hi - lo], out=weighted)
         target = self.scores[:, :rows, lo - block.start:hi - block.start]
         np.add(target, weighted, out=target)
 
@@ -82,6 +95,50 @@ class StripBlender:
             if keep > 0:
                 plane[:keep] = plane[n:]
             plane[max(keep, 0):] = 0.0
+
+
+class TileCarry:
+    """First-in first-out store of the tiles' scores one column block hands to the next.
+
+    The left block writes the part of each straddling tile at or right of the edge
+    (``edge``) as it blends it; the right block reads them back in the same order (row of
+    tiles by row of tiles, left to right), one row of tiles at a time. An unlinked temporary
+    file holds them, so memory stays bounded by one tile whatever the raster's height; disk
+    use is K x out_rows x (tile columns past the edge) x 4 bytes per straddling tile.
+    """
+
+    def __init__(self, n_classes: int, out_rows: int, edge: int, grid_cols: tuple[int, ...], tile_cols: int,
+                 folder: str | None = None) -> None:
+        self.n_classes, self.out_rows, self.edge = n_classes, out_rows, edge
+        self.widths = {j: c + tile_cols - edge for j, c in enumerate(grid_cols) if c < edge < c + tile_cols}
+        self._file = tempfile.TemporaryFile(prefix="rsseg_carry_", dir=folder) if self.widths else None
+        self.written = self.read = 0
+
+    def keeps(self, j: int) -> bool:
+        """Whether tile column ``j`` straddles this edge (its right part must be kept)."""
+        return j in self.widths
+
+    def put(self, probs: np.ndarray, j: int) -> None:
+        """Keep tile column ``j``'s scores right of the edge (``probs``: the full tile)."""
+        part = np.ascontiguousarray(probs[:, :, probs.shape[2] - self.widths[j]:], dtype=np.float32)
+        self._file.write(part.data)
+        self.written += 1
+
+    def get(self, j: int) -> tuple[np.ndarray, int]:
+        """The next kept tile, which must be of column ``j``: (scores, first region column)."""
+        if self.read == 0:
+            self._file.flush()
+            self._file.seek(0, os.SEEK_SET)
+        shape = (self.n_classes, self.out_rows, self.widths[j])
+        raw = self._file.read(int(np.prod(shape)) * 4)
+        self.read += 1
+        return np.frombuffer(raw, np.float32).reshape(shape), self.edge
+
+    def close(self) -> None:
+        """Delete the temporary file (it is unlinked already: closing frees the disk space)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def argmax_classes(scores: np.ndarray, out: np.ndarray) -> np.ndarray:

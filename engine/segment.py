@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import rasterio
 
-from .blending import StripBlender
+from .blending import StripBlender, TileCarry
 from .progress import RunFeedback
 from .raster_io import BLOCK, ClassRasterWriter, RasterReader, Region, check_writable, raster_region
 from .session import ModelSession, open_model
-from .tiling import ColumnBlock, TileGrid, column_blocks, make_grid
+from .tiling import ColumnBlock, TileGrid, carried_cols, column_blocks, computed_cols, make_grid
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 15.0
@@ -111,7 +111,7 @@ def segment_raster(
             region = raster_region(src, extent)
             tile = choose_tile(model, tile_size)
             batch = choose_batch(model, batch_size, feedback.log)
-            out_size, n_classes = probe_output(model, tile)
+            out_size, n_classes = output_geometry(model, tile)
             overlap = float(overlap if overlap is not None else (model.card.tile_overlap_percent or DEFAULT_OVERLAP))
             grid = make_grid(region.height, region.width, tile, out_size, overlap)
             blocks = column_blocks(grid, block_width(grid, n_classes, max_strip_mb))
@@ -126,8 +126,10 @@ def segment_raster(
             writer = ClassRasterWriter(output_path, src, region, names, colors, confidence_path)
             try:
                 with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(src, grid, blocks, confidence_path is not None)):
-                    timing = _run_pipeline(model, reader, writer, region, grid, blocks, batch, n_classes,
-                                           confidence_path is not None, feedback)
+                    pipeline = SegmentPipeline(model, reader, writer, region, grid, blocks, batch, n_classes,
+                                               confidence_path is not None, feedback,
+                                               carry_folder=os.path.dirname(os.path.abspath(output_path)))
+                    timing = pipeline.run()
                 writer.commit()
             except BaseException:
                 writer.abort()
@@ -137,7 +139,8 @@ def segment_raster(
     timing["mpix_per_s"] = timing["megapixels"] / max(timing["total_s"], 1e-9)
     feedback.set_progress(1.0)
     feedback.log(f"segmented {timing['megapixels']:.1f} Mpix in {timing['total_s']:.1f} s on {model.provider}")
-    return SegmentResult(output_path, confidence_path, names, colors, model.provider, chosen, tile, overlap, batch, timing)
+    return SegmentResult(output_path, confidence_path, names, colors, model.provider, chosen, tile, overlap, batch,
+                         timing)
 
 
 # ---------------------------------------------------------------------------- choices
@@ -150,13 +153,14 @@ def resolve_bands(count: int, bands: list[int] | None, model: ModelSession, log=
         chosen, source = list(model.card.bands), "the model card"
     else:
         if count < need:
-            raise ValueError(f"BANDS: raster has {count} band{'s' if count != 1 else ''}, model expects {need}: set BANDS "
-                             f"to {need} band numbers (repeating is allowed, e.g. {','.join(['1'] * need)})")
+            raise ValueError(f"BANDS: raster has {count} band{'s' if count != 1 else ''}, model expects {need}: "
+                             f"set BANDS to {need} band numbers (repeating is allowed, e.g. {','.join(['1'] * need)})")
         if count > need and log is not None:
             log(f"raster has {count} bands, model reads {need}: using bands 1-{need} (set BANDS to choose others)")
         return list(range(1, need + 1))
     if len(chosen) != need:
-        raise ValueError(f"BANDS: {source} lists {len(chosen)} bands, model expects {need}: set BANDS to {need} band numbers")
+        raise ValueError(f"BANDS: {source} lists {len(chosen)} bands, model expects {need}: "
+                         f"set BANDS to {need} band numbers")
     bad = [b for b in chosen if not 1 <= b <= count]
     if bad:
         raise ValueError(f"BANDS: raster has {count} bands, cannot read band(s) {bad} (from {source}); set BANDS")
@@ -168,7 +172,8 @@ def choose_tile(model: ModelSession, tile_size: int) -> tuple[int, int]:
     fixed = model.fixed_tile
     if fixed is not None:
         if tile_size and (tile_size, tile_size) != fixed:
-            raise ValueError(f"TILE_SIZE: this model only accepts {fixed[0]}x{fixed[1]} tiles; set TILE_SIZE to 0 or {fixed[0]}")
+            raise ValueError(f"TILE_SIZE: this model only accepts {fixed[0]}x{fixed[1]} tiles; "
+                             f"set TILE_SIZE to 0 or {fixed[0]}")
         return fixed
     size = int(tile_size or model.card.tile_size or DEFAULT_TILE)
     if size < 8:
@@ -187,21 +192,34 @@ def choose_batch(model: ModelSession, batch_size: int, log=None) -> int:
     return int(batch_size or model.card.config.get("inference_batch_size", 0) or DEFAULT_BATCH)
 
 
+def output_geometry(model: ModelSession, tile: tuple[int, int]) -> tuple[tuple[int, int], int]:
+    """The output's size per tile (centre crop if smaller) and class count.
+
+    Read from the graph when it declares them (``ModelSession.static_output``), so no tile
+    is run twice; else one blank tile is run (a model whose output size depends on
+    computations onnxruntime cannot infer statically, e.g. valid convolutions).
+    """
+    known = model.static_output(tile)
+    if known is None:
+        return probe_output(model, tile)
+    check_output_size(known[0], tile)
+    return known
+
+
 def probe_output(model: ModelSession, tile: tuple[int, int]) -> tuple[tuple[int, int], int]:
     """Run one blank tile: the output's size (centre crop if smaller) and class count."""
     batch = np.zeros((model.fixed_batch or 1, model.input_channels, *tile), np.float32)
-    try:
-        probs = model.probabilities(batch)
-    except ValueError:
-        raise
-    except Exception as exc:  # onnxruntime's own error types
-        raise ValueError(f"TILE_SIZE: the model fails on {tile[0]}x{tile[1]} tiles ({str(exc).splitlines()[0]}); "
-                         "try the tile size it was trained with (often a multiple of 32)") from None
+    probs = run_model(model, batch, tile)
     out = (int(probs.shape[2]), int(probs.shape[3]))
+    check_output_size(out, tile)
+    return out, int(probs.shape[1])
+
+
+def check_output_size(out: tuple[int, int], tile: tuple[int, int]) -> None:
+    """Refuse outputs much smaller than the tile (a classifier or a stride-16 map, not a segmenter)."""
     if out[0] * 2 <= tile[0] or out[1] * 2 <= tile[1]:
         raise ValueError(f"MODEL: output {out} is much smaller than its input {tile}; rsseg expects full-resolution "
                          "outputs (or a centre crop, as with valid convolutions)")
-    return out, int(probs.shape[1])
 
 
 def block_width(grid: TileGrid, n_classes: int, max_strip_mb: float) -> int:
@@ -232,126 +250,195 @@ def gdal_cache_bytes(src, grid: TileGrid, blocks: list[ColumnBlock], want_confid
 
 
 # ---------------------------------------------------------------------------- pipeline
-def _run_pipeline(model: ModelSession, reader: RasterReader, writer: ClassRasterWriter, region: Region,
-                  grid: TileGrid, blocks: list[ColumnBlock], batch: int, n_classes: int,
-                  want_confidence: bool, feedback: RunFeedback) -> dict[str, float]:
-    stop = threading.Event()
-    to_model: queue.Queue = queue.Queue(QUEUE_DEPTH)
-    to_writer: queue.Queue = queue.Queue(QUEUE_DEPTH)
-    errors: list[BaseException] = []
-    timing = {"model_s": 0.0, "wait_input_s": 0.0, "read_s": 0.0, "blend_write_s": 0.0}
+class SegmentPipeline:
+    """One run's three stages: reader thread -> model (calling thread) -> blender/writer thread.
 
-    def guarded(target, cpu_key: str):
+    Built once per run with everything the stages share (queues, stop flag, errors,
+    timing); :meth:`run` starts the helper threads, feeds the model and returns the timing.
+    Each tile is run once: tiles straddling a column-block edge are computed in the left
+    block and their right part is carried to the next (``engine.blending.TileCarry``).
+    """
+
+    def __init__(self, model: ModelSession, reader: RasterReader, writer: ClassRasterWriter, region: Region,
+                 grid: TileGrid, blocks: list[ColumnBlock], batch: int, n_classes: int, want_confidence: bool,
+                 feedback: RunFeedback, carry_folder: str | None = None) -> None:
+        self.model, self.reader, self.writer, self.region = model, reader, writer, region
+        self.grid, self.blocks, self.batch, self.n_classes = grid, blocks, batch, n_classes
+        self.want_confidence, self.feedback, self.carry_folder = want_confidence, feedback, carry_folder
+        self.stop = threading.Event()
+        self.to_model: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        self.to_writer: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        self.errors: list[BaseException] = []
+        self.timing = {"model_s": 0.0, "wait_input_s": 0.0, "read_s": 0.0, "blend_write_s": 0.0}
+        self.total = tiles_to_run(grid, blocks)
+        self._row = -1  # row of tiles the blender is in (carried tiles are added at its first tile)
+
+    def run(self) -> dict[str, float]:
+        """Run every tile; re-raise a helper thread's error; return the timing (seconds)."""
+        threads = [
+            threading.Thread(target=self._guarded(self._produce, "reader_cpu_s"), name="rsseg-reader", daemon=True),
+            threading.Thread(target=self._guarded(self._consume, "writer_cpu_s"), name="rsseg-writer", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            done = self._infer_all()
+            _put(self.to_writer, None, self.stop)
+            while threads[1].is_alive():
+                self.feedback.check_cancelled()
+                threads[1].join(POLL_S)
+        except BaseException:
+            self._halt(threads)
+            raise
+        if self.errors:
+            self._halt(threads)
+            raise self.errors[0]
+        self.timing["tiles"] = float(done)
+        self.timing["grid_tiles"] = float(self.grid.n_tiles)
+        return self.timing
+
+    def _halt(self, threads: list[threading.Thread]) -> None:
+        self.stop.set()
+        for thread in threads:
+            thread.join(5.0)
+
+    def _guarded(self, target, cpu_key: str):
+        """``target`` wrapped for a helper thread: errors go to the main thread, CPU time is recorded."""
         def run():
             cpu0 = time.thread_time()
             try:
                 target()
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-                errors.append(exc)
-                stop.set()
+                self.errors.append(exc)
+                self.stop.set()
             finally:
                 # CPU (not wall) seconds: on busy cores, wall time would count waiting for a core
-                timing[cpu_key] = time.thread_time() - cpu0
+                self.timing[cpu_key] = time.thread_time() - cpu0
         return run
 
-    def produce():
-        for item in _batches(reader, region, grid, blocks, batch, timing):
-            if not _put(to_model, item, stop):
-                return
-        _put(to_model, None, stop)
-
-    def consume():
-        blender, current = None, -1
-        nodata = 255 if n_classes <= 255 else 65535
+    def _infer_all(self) -> int:
+        """The model loop (this thread): batches in, probabilities out; returns the tiles run."""
+        done, timing = 0, self.timing
         while True:
-            item = _get(to_writer, stop)
-            if item is None:
-                break
-            t0 = time.perf_counter()
-            probs, refs = item
-            for p, ref in zip(probs, refs):
-                if ref.block != current:
-                    current, blender = ref.block, None  # free the old strip before the new one
-                    blender = StripBlender(grid, blocks[current], n_classes)
-                blender.add(p, ref.i, ref.j)
-                if ref.row_valid is not None:
-                    row, classes, conf = blender.finish_row(ref.i, ref.row_valid, want_confidence, nodata)
-                    writer.add_rows(row, blocks[current].start, classes, conf)
-            timing["blend_write_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        writer.flush()
-        timing["blend_write_s"] += time.perf_counter() - t0
-
-    threads = [threading.Thread(target=guarded(produce, "reader_cpu_s"), name="rsseg-reader", daemon=True),
-               threading.Thread(target=guarded(consume, "writer_cpu_s"), name="rsseg-writer", daemon=True)]
-    for thread in threads:
-        thread.start()
-    total = grid.n_tiles if len(blocks) == 1 else sum(len(grid.rows) * len(b.tile_cols) for b in blocks)
-    done = 0
-    try:
-        while True:
-            feedback.check_cancelled()
+            self.feedback.check_cancelled()
             t0 = time.perf_counter()
             try:
-                item = to_model.get(timeout=POLL_S)
+                item = self.to_model.get(timeout=POLL_S)
             except queue.Empty:
                 timing["wait_input_s"] += time.perf_counter() - t0
-                if errors:
-                    break
+                if self.errors:
+                    return done
                 continue
             timing["wait_input_s"] += time.perf_counter() - t0
             if item is None:
-                break
+                return done
             data, refs = item
             t0 = time.perf_counter()
-            probs = model.probabilities(_pad_batch(data, model.fixed_batch))[: len(refs)]
+            probs = run_model(self.model, _pad_batch(data, self.model.fixed_batch), self.grid.tile)[: len(refs)]
             timing["model_s"] += time.perf_counter() - t0
-            if not _put(to_writer, (probs, refs), stop):
-                break
+            if not _put(self.to_writer, (probs, refs), self.stop):
+                return done
             done += len(refs)
-            feedback.set_progress(0.99 * done / total)
-        _put(to_writer, None, stop)
-        while threads[1].is_alive():
-            feedback.check_cancelled()
-            threads[1].join(POLL_S)
-    except BaseException:
-        stop.set()
-        for thread in threads:
-            thread.join(5.0)
+            self.feedback.set_progress(0.99 * done / self.total)
+
+    def _produce(self) -> None:
+        for item in tile_batches(self.reader, self.region, self.grid, self.blocks, self.batch, self.timing):
+            if not _put(self.to_model, item, self.stop):
+                return
+        _put(self.to_model, None, self.stop)
+
+    def _consume(self) -> None:
+        blender = None
+        carries: dict[int, TileCarry] = {}  # edge index b: tiles block b hands to block b + 1
+        try:
+            while True:
+                item = _get(self.to_writer, self.stop)
+                if item is None:
+                    break
+                t0 = time.perf_counter()
+                for p, ref in zip(*item):
+                    blender = self._blend(blender, carries, p, ref)
+                self.timing["blend_write_s"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            self.writer.flush()
+            self.timing["blend_write_s"] += time.perf_counter() - t0
+        finally:
+            for carry in carries.values():
+                carry.close()
+
+    def _blend(self, blender: StripBlender | None, carries: dict[int, TileCarry], p: np.ndarray,
+               ref: TileRef) -> StripBlender:
+        """Blend one tile (and, first in its row, the tiles carried from the block on the left)."""
+        grid, b = self.grid, ref.block
+        if blender is None or blender.block is not self.blocks[b]:
+            blender = None  # free the old strip before the new one
+            blender = StripBlender(grid, self.blocks[b], self.n_classes)
+            self._row = -1
+            if b - 2 in carries:  # block b - 1 has read it back
+                carries.pop(b - 2).close()
+            if b + 1 < len(self.blocks):
+                carries[b] = TileCarry(self.n_classes, grid.out[0], self.blocks[b + 1].start, grid.cols,
+                                       grid.out[1], self.carry_folder)
+        if ref.i != self._row:  # first tile of a row of tiles in this block
+            self._row = ref.i
+            for j in carried_cols(self.blocks, b):
+                scores, first = carries[b - 1].get(j)
+                blender.add(scores, ref.i, j, first_col=first)
+        blender.add(p, ref.i, ref.j)
+        if b in carries and carries[b].keeps(ref.j):
+            carries[b].put(p, ref.j)
+        if ref.row_valid is not None:
+            nodata = 255 if self.n_classes <= 255 else 65535
+            row, classes, conf = blender.finish_row(ref.i, ref.row_valid, self.want_confidence, nodata)
+            self.writer.add_rows(row, self.blocks[b].start, classes, conf)
+        return blender
+
+
+def tiles_to_run(grid: TileGrid, blocks: list[ColumnBlock]) -> int:
+    """Tiles a run pushes through the model: each grid tile once, whatever the column blocks."""
+    return sum(len(grid.rows) * len(computed_cols(blocks, b)) for b in range(len(blocks)))
+
+
+def run_model(model: ModelSession, batch: np.ndarray, tile: tuple[int, int]) -> np.ndarray:
+    """Probabilities of a batch; onnxruntime's failure on this tile size becomes a TILE_SIZE error."""
+    try:
+        return model.probabilities(batch)
+    except ValueError:
         raise
-    if errors:
-        stop.set()
-        for thread in threads:
-            thread.join(5.0)
-        raise errors[0]
-    timing["tiles"] = float(done)
-    return timing
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own, unrelated error types
+        raise ValueError(f"TILE_SIZE: the model fails on {tile[0]}x{tile[1]} tiles ({str(exc).splitlines()[0]}); "
+                         "try the tile size it was trained with (often a multiple of 32)") from None
 
 
-def _batches(reader: RasterReader, region: Region, grid: TileGrid, blocks: list[ColumnBlock], batch: int, timing):
+def tile_batches(reader: RasterReader, region: Region, grid: TileGrid, blocks: list[ColumnBlock], batch: int,
+                 timing: dict[str, float]):
     """(inputs (n, C, H, W), [TileRef]) batches, row of tiles by row of tiles, block by block.
 
     Each read covers the next ``batch`` tiles of a row (one window for several tiles, so
     overlapping pixels are read once), not the whole row: what the reader holds is bounded
-    by the batch, not by the raster's width. The validity of a row's final rows is gathered
+    by the batch, not by the raster's width. Tiles a block carries over from the previous
+    one are not read again, but the first read of each row reaches back to the block's
+    first column for the validity mask. The validity of a row's final rows is gathered
     chunk by chunk and travels with the row's last tile.
     """
     th, tw = grid.tile
     arrays: list[np.ndarray] = []
     refs: list[TileRef] = []
     for b, block in enumerate(blocks):
-        cols = block.tile_cols
+        cols = computed_cols(blocks, b)
         for i in range(len(grid.rows)):
             start, end = grid.final_rows(i)
             row_valid = np.empty((end - start, block.stop - block.start), bool)
             for k in range(0, len(cols), batch):
                 chunk = cols[k:k + batch]
                 t0 = time.perf_counter()
-                row_in, col_in = grid.input_origin(i, chunk[0])
+                row_in, first_in = grid.input_origin(i, chunk[0])
+                col_in = min(first_in, block.start) if k == 0 else first_in
                 width = grid.input_origin(i, chunk[-1])[1] + tw - col_in
                 data, valid = reader.read(region.row_off + row_in, region.col_off + col_in, th, width)
                 lo, hi = max(block.start, col_in), min(block.stop, col_in + width)
-                row_valid[:, lo - block.start:hi - block.start] = valid[start - row_in:end - row_in, lo - col_in:hi - col_in]
+                row_valid[:, lo - block.start:hi - block.start] = valid[start - row_in:end - row_in,
+                                                                        lo - col_in:hi - col_in]
                 timing["read_s"] += time.perf_counter() - t0
                 for j in chunk:
                     c = grid.input_origin(i, j)[1] - col_in

@@ -35,6 +35,8 @@ class ModelSession:
     fixed_batch: int | None
     output_channels: int | None
     provider: str
+    input_dims: tuple = ()    # the graph's own input/output dimensions: ints, or names where symbolic
+    output_dims: tuple = ()
 
     @property
     def fixed_tile(self) -> tuple[int, int] | None:
@@ -42,6 +44,24 @@ class ModelSession:
         if self.input_height is not None and self.input_width is not None:
             return self.input_height, self.input_width
         return None
+
+    def static_output(self, tile: tuple[int, int]) -> tuple[tuple[int, int], int] | None:
+        """(output rows/cols, classes) for ``tile`` as the graph declares them, without running it.
+
+        Known when the output's spatial dimensions are fixed numbers, or are the input's own
+        symbolic dimensions (``training.export`` names both "height"/"width": same size out
+        as in), and the class channel is fixed. ``None`` otherwise: the caller probes.
+        """
+        if len(self.output_dims) != 4 or len(self.input_dims) != 4 or not self.output_channels:
+            return None
+        rows, cols = self.output_dims[2], self.output_dims[3]
+        if _static(rows) is not None and _static(cols) is not None:
+            size = (int(rows), int(cols))
+        elif isinstance(rows, str) and rows and (rows, cols) == tuple(self.input_dims[2:]):
+            size = tuple(tile)
+        else:
+            return None
+        return size, max(2, self.output_channels)  # one sigmoid channel stands for two classes
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Raw model output for an (N, C, H, W) float32 batch, as (N, K, h, w)."""
@@ -86,7 +106,8 @@ def choose_providers(device: str) -> list[str]:
     if device == "cuda" and not has_cuda:
         raise ValueError(
             "DEVICE: 'cuda' asked for, but this onnxruntime has no CUDAExecutionProvider "
-            f"(available: {', '.join(available)}). Install onnxruntime-gpu matching your CUDA, or set DEVICE to auto/cpu."
+            f"(available: {', '.join(available)}). Install onnxruntime-gpu matching your CUDA, "
+            "or set DEVICE to auto/cpu."
         )
     if device in ("cuda", "auto") and has_cuda:
         return [CUDA_PROVIDER, CPU_PROVIDER]
@@ -107,12 +128,13 @@ def open_model(path: str | os.PathLike, device: str = "auto", threads: int = 0, 
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(path, sess_options=options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"MODEL: {path} is not an ONNX model onnxruntime can open ({text})") from None
     used = session.get_providers()[0]
     if device == "cuda" and used != CUDA_PROVIDER:
-        raise ValueError(f"DEVICE: CUDA was asked for but onnxruntime fell back to {used}; check the CUDA/cuDNN install")
+        raise ValueError(f"DEVICE: CUDA was asked for but onnxruntime fell back to {used}; "
+                         "check the CUDA/cuDNN install")
     if log is not None:
         log(f"model {os.path.basename(path)} runs on {used}")
 
@@ -140,6 +162,8 @@ def open_model(path: str | os.PathLike, device: str = "auto", threads: int = 0, 
         fixed_batch=_static(shape[0]),
         output_channels=_static(out_shape[1]) if len(out_shape) == 4 else None,
         provider=used,
+        input_dims=tuple(shape),
+        output_dims=tuple(out_shape),
     )
 
 

@@ -38,6 +38,7 @@ class TileGrid:
 
     @property
     def n_tiles(self) -> int:
+        """Tiles in the grid (each is run through the model once)."""
         return len(self.rows) * len(self.cols)
 
     def final_rows(self, i: int) -> tuple[int, int]:
@@ -70,7 +71,8 @@ def make_grid(height: int, width: int, tile: tuple[int, int], out: tuple[int, in
     if not 0 <= overlap_percent < 100:
         raise ValueError(f"OVERLAP: expected a percentage in [0, 100), got {overlap_percent}")
     if out[0] > tile[0] or out[1] > tile[1]:
-        raise ValueError(f"MODEL: output {out} is larger than its input tile {tile}; rsseg expects the same size or a centre crop")
+        raise ValueError(f"MODEL: output {out} is larger than its input tile {tile}; "
+                         "rsseg expects the same size or a centre crop")
     strides = [max(1, size - int(round(size * overlap_percent / 100.0))) for size in out]
     return TileGrid(
         height=height,
@@ -87,7 +89,9 @@ class ColumnBlock:
     """A band of output columns [start, stop) and the tile columns that touch it.
 
     Very wide regions are processed block by block so memory stays bounded by the block
-    width; tiles straddling a block edge are computed once per block they touch.
+    width. A tile straddling a block edge touches both blocks but is computed once, in the
+    left block; the part of its scores the right block needs is kept for it
+    (:func:`carried_cols`, ``engine.blending.TileCarry``).
     """
 
     start: int
@@ -96,30 +100,59 @@ class ColumnBlock:
 
 
 def column_blocks(grid: TileGrid, block_width: int) -> list[ColumnBlock]:
-    """Split the region's columns into blocks of ``block_width`` (0 = one block)."""
+    """Split the region's columns into blocks of ``block_width`` (0 = one block).
+
+    A last block narrower than one output tile is merged into the one before it, so every
+    block has a tile starting inside it (that tile carries the rows' validity and closes
+    each row of tiles).
+    """
     if block_width <= 0 or block_width >= grid.width:
         return [ColumnBlock(0, grid.width, tuple(range(len(grid.cols))))]
+    starts = list(range(0, grid.width, block_width))
+    if len(starts) > 1 and grid.width - starts[-1] < grid.out[1]:
+        starts.pop()
     blocks = []
-    for start in range(0, grid.width, block_width):
-        stop = min(grid.width, start + block_width)
+    for k, start in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else grid.width
         touching = tuple(j for j, c in enumerate(grid.cols) if c < stop and c + grid.out[1] > start)
         blocks.append(ColumnBlock(start, stop, touching))
     return blocks
 
 
-def blend_profile(n: int, floor: float = 0.02) -> np.ndarray:
-    """Raised-cosine weights along one axis of an output tile, in [floor, 1] (float64)."""
+def carried_cols(blocks: list[ColumnBlock], b: int) -> tuple[int, ...]:
+    """Tile columns of block ``b`` that block ``b - 1`` already computed (they straddle its edge)."""
+    if b == 0:
+        return ()
+    before = set(blocks[b - 1].tile_cols)
+    return tuple(j for j in blocks[b].tile_cols if j in before)
+
+
+def computed_cols(blocks: list[ColumnBlock], b: int) -> tuple[int, ...]:
+    """Tile columns block ``b`` runs through the model: its own, minus those carried over."""
+    carried = set(carried_cols(blocks, b))
+    return tuple(j for j in blocks[b].tile_cols if j not in carried)
+
+
+def blend_profile(n: int, floor: float = 0.0) -> np.ndarray:
+    """Raised-cosine weights along one axis of an output tile, in (floor, 1] (float64).
+
+    Sampled at pixel centres, so even with ``floor`` 0 every weight is positive (the edge
+    pixel of a 512-px tile weighs ~1e-5): a pixel covered by one tile only (the region's
+    border) still gets its class, and the weight rises from ~0 where a tile starts.
+    """
     x = (np.arange(n, dtype=np.float64) + 0.5) / n
     return floor + (1.0 - floor) * np.sin(np.pi * x) ** 2
 
 
-def blend_window(rows: int, cols: int, floor: float = 0.02) -> np.ndarray:
-    """Separable raised-cosine weights for one output tile, in [floor, 1].
+def blend_window(rows: int, cols: int, floor: float = 0.0) -> np.ndarray:
+    """Separable raised-cosine weights for one output tile, in (floor, 1].
 
     Overlapping tiles are averaged with these weights, so each tile's border (where its
     context was cut, and convolutions saw padding) counts little next to a neighbour's
-    centre, and the blend changes smoothly: no seams. The floor keeps the weight above 0
-    where a single tile covers a pixel (the region's border).
+    centre, and the blend changes smoothly: no seams. The floor used to be 0.02: a tile's
+    share then jumped from 0 to ~9 % on the line where it starts (0.02 against the
+    neighbour's ~0.2 at 15 % overlap), and class changes along tile borders were 1.5x
+    those of the interior (docs/performance.md, ``seam_excess``). Weights now start at ~0.
     """
     return np.outer(blend_profile(rows, floor), blend_profile(cols, floor)).astype(np.float32)
 

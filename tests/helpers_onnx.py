@@ -80,8 +80,9 @@ def conv_model(
         input_size = (input_size, input_size)
     batch_dim = fixed_batch if fixed_batch else "N"
     h_dim, w_dim = input_size if input_size else ("H", "W")
-    out_h = h_dim - 2 * crop if isinstance(h_dim, int) else "OH"
-    out_w = w_dim - 2 * crop if isinstance(w_dim, int) else "OW"
+    # same-size outputs reuse the input's symbolic dims, as training.export writes them
+    out_h = h_dim - 2 * crop if isinstance(h_dim, int) else ("OH" if crop else h_dim)
+    out_w = w_dim - 2 * crop if isinstance(w_dim, int) else ("OW" if crop else w_dim)
     graph = helper.make_graph(
         nodes, "rsseg_test_conv",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch_dim, in_channels, h_dim, w_dim])],
@@ -106,3 +107,44 @@ def run_whole(model_path, image: np.ndarray) -> np.ndarray:
 
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: image[None].astype(np.float32)})[0][0]
+
+
+def dilated_net(path, in_channels: int = 3, n_classes: int = 4, *, layers: int = 5, hidden: int = 12,
+                seed: int = 0) -> Path:
+    """A "real-ish" segmentation net: 3x3 convs dilated 1, 2, 4, 8, 16 with blur-like weights.
+
+    Unlike ``conv_model``'s few plain 3x3 layers, its receptive field (63 px) reaches far
+    past a tile's edge, and zero padding darkens every feature near it, so a tile's border
+    predictions differ from the whole-image ones over a band as wide as a real network's:
+    what makes seams visible when tiles are blended badly. Random weights, fixed seed.
+    """
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    current, channels = "input", in_channels
+    box = np.full((3, 3), 1.0 / 9.0, np.float32)
+    for layer in range(layers):
+        last = layer == layers - 1
+        out_ch = n_classes if last else hidden
+        mix = rng.standard_normal((out_ch, channels)).astype(np.float32) / np.sqrt(channels)
+        inits += [numpy_helper.from_array((mix[:, :, None, None] * box).astype(np.float32), f"w{layer}"),
+                  numpy_helper.from_array((rng.standard_normal(out_ch) * 0.1).astype(np.float32), f"b{layer}")]
+        name = "scores" if last else f"h{layer}"
+        d = 2 ** layer
+        nodes.append(helper.make_node("Conv", [current, f"w{layer}", f"b{layer}"], [name if last else name + "_c"],
+                                      kernel_shape=[3, 3], pads=[d] * 4, dilations=[d, d]))
+        if not last:
+            nodes.append(helper.make_node("Relu", [name + "_c"], [name]))
+        current, channels = name, out_ch
+    nodes.append(helper.make_node("Softmax", [current], ["output"], axis=1))
+    graph = helper.make_graph(
+        nodes, "rsseg_test_dilated",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", in_channels, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", n_classes, "H", "W"])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="rsseg-tests")
+    model.ir_version = 8
+    helper.set_model_props(model, ModelCard(class_names=[f"class {k}" for k in range(n_classes)]).to_metadata())
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)
