@@ -168,49 +168,63 @@ MODE 为 'clusters'：预测值为聚类编号（例如来自 rsseg:cluster_map�
 <context>
     <name>ExportOnnxAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="20"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="27"/>
         <source>Export a fine-tuned checkpoint to ONNX</source>
         <translation>将微调检查点导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="23"/>
-        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and the Deepness plugin) can run.
-
-The model outputs class probabilities (softmax in the graph) for any batch and tile size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
-CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
-TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).
-OVERLAP: tile overlap in percent stored in the card (default 25).</source>
+        <location filename="../plugin/algorithms/export_onnx.py" line="49"/>
+        <source>Fine-tuned checkpoint</source>
+        <translation>微调检查点</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="50"/>
+        <source>Tile size in pixels (0: default)</source>
+        <translation>瓦片大小（像元，0：默认）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="53"/>
+        <source>Tile overlap in % (empty: 25)</source>
+        <translation>瓦片重叠 %（留空：25）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="61"/>
+        <source>ONNX model</source>
+        <translation>ONNX 模型</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="82"/>
+        <source>Cancelled: no model was written</source>
+        <translation>已取消：未写出模型</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="56"/>
+        <source>Quantize to int8 (faster on CPU, checked against fp32)</source>
         <translation>将微调检查点中的网络写为 ONNX 模型，可由“用 ONNX 模型分割栅格”（以及 Deepness 插件）运行。
 
 模型输出类别概率（图中包含 softmax），支持任意批大小和瓦片大小，并携带模型卡：类别名称和颜色、波段、归一化、瓦片大小和重叠，以及训练配置。导出后会用 onnxruntime 运行一次并与 torch 的结果比较；差异超过 1e-4 的模型不会被写出。
 CHECKPOINT：由“微调分割模型”写出的 .pt 文件。预训练检查点没有分割头：请先微调（SDCluster 聚类图请使用“聚类图”）。
 TILE_SIZE：写入模型卡的瓦片边长（0 = 512，若训练图块更大则取训练图块大小）。
-OVERLAP：写入模型卡的瓦片重叠百分比（默认 25）。</translation>
+OVERLAP：写入模型卡的瓦片重叠百分比（默认 25）。
+QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式），在 CPU 上更快（见 docs/performance.md）。模型在 CALIBRATION 栅格的图块上校准（留空：检查点训练时使用的栅格），并在其他图块上与 fp32 模型比较：保持相同类别的像素比例以及相对 fp32 的 mIoU 会写入日志和模型卡。
+CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="37"/>
-        <source>Fine-tuned checkpoint</source>
-        <translation>微调检查点</translation>
+        <location filename="../plugin/algorithms/export_onnx.py" line="58"/>
+        <source>Calibration rasters for int8 (empty: the training rasters)</source>
+        <translation>量化为 int8（CPU 上更快，并与 fp32 比较检查）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="38"/>
-        <source>Tile size in pixels (0: default)</source>
-        <translation>瓦片大小（像元，0：默认）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="41"/>
-        <source>Tile overlap in % (empty: 25)</source>
-        <translation>瓦片重叠 %（留空：25）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="44"/>
-        <source>ONNX model</source>
-        <translation>ONNX 模型</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="62"/>
-        <source>Cancelled: no model was written</source>
-        <translation>已取消：未写出模型</translation>
+        <location filename="../plugin/algorithms/export_onnx.py" line="30"/>
+        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and the Deepness plugin) can run.
+
+The model outputs class probabilities (softmax in the graph) for any batch and tile size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
+CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
+TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).
+OVERLAP: tile overlap in percent stored in the card (default 25).
+QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU (docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels keeping their class and the mIoU against fp32 are logged and stored in the model card.
+CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE.</source>
+        <translation>int8 校准栅格（留空：训练栅格）</translation>
     </message>
 </context>
 <context>
@@ -475,7 +489,7 @@ Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask a
 
 Size of the run: each epoch draws PATCHES_PER_EPOCH random patches (0 = about one pass over the imagery); WARMUP_EPOCHS must be smaller than EPOCHS.
 
-Learning rate: LEARNING_RATE is the peak rate for LR_REFERENCE_BATCH patches (4.8 for 256 with the default SGD + LARS optimiser, as the authors' run); it is scaled to BATCH_SIZE by LR_SCALING: sqrt (default) multiplies it by the square root of BATCH_SIZE / LR_REFERENCE_BATCH (1.2 at a batch of 16), linear by the ratio itself. The first WARMUP_FRACTION of the steps warm up.
+Learning rate: LEARNING_RATE is the peak rate for LR_REFERENCE_BATCH patches (4.8 for 256 with the default SGD + LARS optimiser, as the authors&apos; run); it is scaled to BATCH_SIZE by LR_SCALING: sqrt (default) multiplies it by the square root of BATCH_SIZE / LR_REFERENCE_BATCH (1.2 at a batch of 16), linear by the ratio itself. The first WARMUP_FRACTION of the steps warm up.
 
 Check: after every epoch a PNG is written in &lt;checkpoint&gt;_diagnostics/: for a few patches, each view, its heat map (red = what the network relied on) and the chosen box. The log shows for every epoch the stage (1 warm-up, 2 guided), the loss, the share of views where a region was found and how much of the view it covers, and patches per second.
 
@@ -573,12 +587,12 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 <context>
     <name>SegmentAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="28"/>
+        <location filename="../plugin/algorithms/segment.py" line="27"/>
         <source>Segment raster with an ONNX model</source>
         <translation>用 ONNX 模型分割栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="31"/>
+        <location filename="../plugin/algorithms/segment.py" line="30"/>
         <source>Classifies every pixel of a raster with an ONNX segmentation model: rsseg models (fine-tuned or cluster maps) and Deepness models alike.
 
 The raster is cut into overlapping tiles; overlapping class scores are averaged with smooth weights, so tile borders leave no seams. Reading, inference and writing overlap, and memory does not grow with the raster&apos;s size.
@@ -603,67 +617,67 @@ OUTPUT：类别栅格（uint8，255 = 无数据），带有模型的颜色和类
 CONFIDENCE：可选，float32 栅格，值为获胜类别的概率。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="48"/>
+        <location filename="../plugin/algorithms/segment.py" line="47"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="49"/>
+        <location filename="../plugin/algorithms/segment.py" line="48"/>
         <source>ONNX model</source>
         <translation>ONNX 模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="50"/>
+        <location filename="../plugin/algorithms/segment.py" line="49"/>
         <source>Extent (empty: whole raster)</source>
         <translation>范围（留空：整个栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="51"/>
+        <location filename="../plugin/algorithms/segment.py" line="50"/>
         <source>Bands (1-based, comma separated; empty: from the model)</source>
         <translation>波段（从 1 开始，逗号分隔；留空：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="53"/>
+        <location filename="../plugin/algorithms/segment.py" line="52"/>
         <source>Tile size in pixels (0: from the model)</source>
         <translation>瓦片大小（像元，0：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="56"/>
+        <location filename="../plugin/algorithms/segment.py" line="55"/>
         <source>Tile overlap in % (empty: from the model, else 15)</source>
         <translation>瓦片重叠 %（留空：取自模型，否则为 15）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="59"/>
+        <location filename="../plugin/algorithms/segment.py" line="58"/>
         <source>Batch size (0: automatic)</source>
         <translation>批大小（0：自动）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="63"/>
+        <location filename="../plugin/algorithms/segment.py" line="62"/>
         <source>CPU threads (0: all cores)</source>
         <translation>CPU 线程数（0：全部核心）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="67"/>
+        <location filename="../plugin/algorithms/segment.py" line="66"/>
         <source>Class map</source>
         <translation>类别图</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="68"/>
+        <location filename="../plugin/algorithms/segment.py" line="67"/>
         <source>Confidence (probability of the chosen class)</source>
         <translation>置信度（所选类别的概率）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="70"/>
+        <location filename="../plugin/algorithms/segment.py" line="69"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="105"/>
+        <location filename="../plugin/algorithms/segment.py" line="104"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="108"/>
+        <location filename="../plugin/algorithms/segment.py" line="107"/>
         <source>Execution provider: {}</source>
         <translation>执行提供程序：{}</translation>
     </message>

@@ -74,6 +74,7 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: Sequ
 
 
 def config_from_args(cls: type, args: argparse.Namespace, names: Sequence[str], **overrides: Any):
+    """An instance of config dataclass ``cls`` from the parsed options ``names`` (plus ``overrides``)."""
     values = {name: getattr(args, name) for name in names}
     values.update(overrides)
     return cls(**values)
@@ -152,6 +153,10 @@ def _export_parser(sub) -> None:
     p.add_argument("output", help="ONNX file to write")
     p.add_argument("--tile-size", type=int, default=None, help="tile edge in pixels stored in the model card")
     p.add_argument("--overlap", type=float, default=None, help="tile overlap in percent stored in the model card")
+    p.add_argument("--int8", action="store_true",
+                   help="write an int8 model (static QDQ), calibrated and checked against fp32 on real patches")
+    p.add_argument("--calibration", default="",
+                   help="comma-separated rasters to calibrate int8 on (default: the checkpoint's training rasters)")
     p.set_defaults(handler=_run_export)
 
 
@@ -160,7 +165,8 @@ def _run_export(args: argparse.Namespace, feedback: RunFeedback) -> int:
 
     if _rank() == 0:
         export_checkpoint(args.checkpoint, args.output, tile_size=args.tile_size, overlap_percent=args.overlap,
-                          feedback=feedback)
+                          feedback=feedback, int8=args.int8,
+                          calibration=[p.strip() for p in args.calibration.split(",") if p.strip()])
     return 0
 
 
@@ -198,6 +204,7 @@ def _run_pretrain(args: argparse.Namespace, feedback: RunFeedback) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m training`` parser with its finetune, export and pretrain commands."""
     parser = argparse.ArgumentParser(
         prog="python -m training",
         description="rsseg training: self-supervised pretraining, supervised fine-tuning and ONNX export. "
@@ -211,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m training``; returns the exit status."""
     args = build_parser().parse_args(argv)
     feedback = cli_feedback()
     try:

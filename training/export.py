@@ -43,6 +43,7 @@ class WithSoftmax(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, K, H, W)."""
         return torch.softmax(self.net(x), dim=1)
 
 
@@ -117,7 +118,9 @@ def _write_metadata(path: Path, card: ModelCard) -> None:
     onnx.save(model, str(path))
 
 
-def compare_with_torch(module: nn.Module, onnx_file: str | os.PathLike, in_channels: int, size: int, batch: int = 2) -> float:
+def compare_with_torch(
+    module: nn.Module, onnx_file: str | os.PathLike, in_channels: int, size: int, batch: int = 2
+) -> float:
     """Max absolute difference between torch and onnxruntime outputs on a random batch."""
     import onnxruntime as ort
 
@@ -204,8 +207,14 @@ def export_checkpoint(
     tile_size: int | None = None,
     overlap_percent: float | None = None,
     feedback: RunFeedback | None = None,
+    int8: bool = False,
+    calibration: list[str] | None = None,
 ) -> Path:
-    """Fine-tuned checkpoint -> checked ONNX model with its card."""
+    """Fine-tuned checkpoint -> checked ONNX model with its card.
+
+    ``int8``: write a static-QDQ int8 model instead (``training.quantize``), calibrated on
+    ``calibration`` rasters or else the checkpoint's training rasters, checked against fp32.
+    """
     if tile_size is not None and tile_size and tile_size < 32:
         raise ValueError(f"TILE_SIZE must be at least 32 pixels, got {tile_size}")
     if overlap_percent is not None and not 0 <= overlap_percent < 100:
@@ -213,4 +222,10 @@ def export_checkpoint(
     checkpoint = load_finetuned(checkpoint_path)
     net = rebuild_network(checkpoint)
     card = card_for_checkpoint(checkpoint, tile_size, overlap_percent)
+    if int8:
+        from training.quantize import export_quantized, training_rasters
+
+        rasters = list(calibration or []) or training_rasters(checkpoint.config)
+        return export_quantized(lambda fp32: export_module(net, card, checkpoint.in_channels, fp32, feedback=feedback),
+                                onnx_path, rasters, feedback)
     return export_module(net, card, checkpoint.in_channels, onnx_path, feedback=feedback)
