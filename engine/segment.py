@@ -28,7 +28,7 @@ import rasterio
 from .blending import StripBlender, TileCarry
 from .progress import RunFeedback
 from .raster_io import BLOCK, ClassRasterWriter, RasterReader, Region, check_writable, raster_region
-from .session import ModelSession, open_model
+from .session import CUDA_PROVIDER, ModelSession, cuda_free_bytes, gpu_batch, open_model
 from .tiling import ColumnBlock, TileGrid, carried_cols, column_blocks, computed_cols, make_grid
 
 DEFAULT_TILE = 512
@@ -110,7 +110,7 @@ def segment_raster(
             chosen = resolve_bands(src.count, bands, model, feedback.log)
             region = raster_region(src, extent)
             tile = choose_tile(model, tile_size)
-            batch = choose_batch(model, batch_size, feedback.log)
+            batch = choose_batch(model, batch_size, feedback.log, tile)
             out_size, n_classes = output_geometry(model, tile)
             overlap = float(overlap if overlap is not None else (model.card.tile_overlap_percent or DEFAULT_OVERLAP))
             grid = make_grid(region.height, region.width, tile, out_size, overlap)
@@ -181,15 +181,28 @@ def choose_tile(model: ModelSession, tile_size: int) -> tuple[int, int]:
     return size, size
 
 
-def choose_batch(model: ModelSession, batch_size: int, log=None) -> int:
-    """BATCH_SIZE (0 = automatic); a model exported with a fixed batch imposes it."""
+def choose_batch(model: ModelSession, batch_size: int, log=None, tile: tuple[int, int] | None = None,
+                 free_bytes=None) -> int:
+    """BATCH_SIZE (0 = automatic); a model exported with a fixed batch imposes it.
+
+    Automatic: on CUDA, what the GPU's free memory holds (``free_bytes()`` or nvidia-smi);
+    else the card's ``inference_batch_size``, else 4.
+    """
     if model.fixed_batch is not None:
         if batch_size and batch_size != model.fixed_batch and log is not None:
             log(f"BATCH_SIZE {batch_size} ignored: the model was exported with a fixed batch of {model.fixed_batch}")
         return model.fixed_batch
     if batch_size < 0:
         raise ValueError(f"BATCH_SIZE: expected 0 (automatic) or a positive number, got {batch_size}")
-    return int(batch_size or model.card.config.get("inference_batch_size", 0) or DEFAULT_BATCH)
+    if batch_size:
+        return int(batch_size)
+    if tile is not None and model.provider == CUDA_PROVIDER:  # on a GPU: as many tiles as its memory holds
+        fits = gpu_batch(free_bytes() if free_bytes else cuda_free_bytes(), tile)
+        if fits is not None:
+            if log is not None:
+                log(f"batch of {fits} tiles sized to the GPU's free memory (BATCH_SIZE sets it)")
+            return fits
+    return int(model.card.config.get("inference_batch_size", 0) or DEFAULT_BATCH)
 
 
 def output_geometry(model: ModelSession, tile: tuple[int, int]) -> tuple[tuple[int, int], int]:

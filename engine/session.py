@@ -5,10 +5,18 @@ execution provider really runs it (asked for is not the same as got), whether th
 has a fixed batch or tile size (Deepness models are often exported as 1x3x512x512), and
 how to turn its raw output into per-class probabilities (softmax/sigmoid inside the graph,
 logits, or one sigmoid channel standing for two classes).
+
+On CUDA (onnxruntime-gpu) a batch is bound to the device with IO binding: the input is
+copied to the GPU once into an OrtValue and the output is produced on the GPU and copied
+back once, instead of onnxruntime staging both through its own host buffers on every run;
+the automatic batch is sized to the GPU's free memory (:func:`gpu_batch`). None of this
+runs on a CPU-only machine, and it has NOT been run on a GPU yet (docs/performance.md).
 """
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +27,11 @@ from .model_card import ModelCard
 DEVICES = ("auto", "cpu", "cuda")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
+# heuristic search is what onnxruntime recommends for varying shapes; the arena grows only as asked
+CUDA_OPTIONS = {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC", "arena_extend_strategy": "kSameAsRequested"}
+GPU_BYTES_PER_PIXEL = 1024   # activation memory per input pixel of a batch, a DeepLabV3+ ResNet-18 upper bound
+GPU_MEMORY_SHARE = 0.5       # of the free memory, for the batch's activations (cuDNN workspaces need the rest)
+GPU_MAX_BATCH = 16           # host memory holds ~5 batches in flight (queues): keep them bounded
 
 
 @dataclass
@@ -65,7 +78,10 @@ class ModelSession:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Raw model output for an (N, C, H, W) float32 batch, as (N, K, h, w)."""
-        out = self.session.run(None, {self.input_name: batch})[0]
+        if self.provider == CUDA_PROVIDER:
+            out = run_bound(self.session, self.input_name, batch)
+        else:
+            out = self.session.run(None, {self.input_name: batch})[0]
         if out.ndim == 3:  # (N, h, w): one score map
             out = out[:, None]
         if out.ndim != 4:
@@ -94,6 +110,41 @@ def to_probabilities(raw: np.ndarray, outputs: str = "probabilities") -> np.ndar
     if scores.shape[1] == 1:
         scores = np.concatenate([1.0 - scores, scores], axis=1)
     return scores
+
+
+def run_bound(session, input_name: str, batch: np.ndarray, device_id: int = 0) -> np.ndarray:
+    """One run with IO binding on CUDA: input copied to the GPU once, output kept there until copied back."""
+    binding = session.io_binding()
+    binding.bind_ortvalue_input(input_name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(batch), "cuda",
+                                                                           device_id))
+    binding.bind_output(session.get_outputs()[0].name, "cuda", device_id)
+    session.run_with_iobinding(binding)
+    return binding.copy_outputs_to_cpu()[0]
+
+
+def gpu_batch(free_bytes: int | None, tile: tuple[int, int], bytes_per_pixel: int = GPU_BYTES_PER_PIXEL) -> int | None:
+    """Tiles per batch that fit ``GPU_MEMORY_SHARE`` of ``free_bytes`` (1..GPU_MAX_BATCH); None if unknown."""
+    if not free_bytes or free_bytes <= 0:
+        return None
+    per_tile = tile[0] * tile[1] * bytes_per_pixel
+    return int(max(1, min(GPU_MAX_BATCH, free_bytes * GPU_MEMORY_SHARE // per_tile)))
+
+
+def cuda_free_bytes(device_id: int = 0, run=subprocess.run) -> int | None:
+    """Free memory of GPU ``device_id`` from nvidia-smi (the engine has no CUDA library of its own); None if unknown."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        done = run(["nvidia-smi", f"--id={device_id}", "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                   capture_output=True, text=True, timeout=10, check=True)
+        return int(float(done.stdout.strip().splitlines()[0]) * 2**20)
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def session_providers(names: list[str]) -> list:
+    """Provider list for onnxruntime: CUDA with :data:`CUDA_OPTIONS`, others by name."""
+    return [(name, dict(CUDA_OPTIONS)) if name == CUDA_PROVIDER else name for name in names]
 
 
 def choose_providers(device: str) -> list[str]:
@@ -127,7 +178,7 @@ def open_model(path: str | os.PathLike, device: str = "auto", threads: int = 0, 
     # Idle worker threads would otherwise spin, stealing CPU from the reader and writer threads.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        session = ort.InferenceSession(path, sess_options=options, providers=providers)
+        session = ort.InferenceSession(path, sess_options=options, providers=session_providers(providers))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"MODEL: {path} is not an ONNX model onnxruntime can open ({text})") from None

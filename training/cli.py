@@ -157,6 +157,8 @@ def _export_parser(sub) -> None:
                    help="write an int8 model (static QDQ), calibrated and checked against fp32 on real patches")
     p.add_argument("--calibration", default="",
                    help="comma-separated rasters to calibrate int8 on (default: the checkpoint's training rasters)")
+    p.add_argument("--fp16", action="store_true",
+                   help="write a half-precision model for GPUs (inputs and outputs stay float32)")
     p.set_defaults(handler=_run_export)
 
 
@@ -165,7 +167,7 @@ def _run_export(args: argparse.Namespace, feedback: RunFeedback) -> int:
 
     if _rank() == 0:
         export_checkpoint(args.checkpoint, args.output, tile_size=args.tile_size, overlap_percent=args.overlap,
-                          feedback=feedback, int8=args.int8,
+                          feedback=feedback, int8=args.int8, fp16=args.fp16,
                           calibration=[p.strip() for p in args.calibration.split(",") if p.strip()])
     return 0
 

@@ -209,12 +209,16 @@ def export_checkpoint(
     feedback: RunFeedback | None = None,
     int8: bool = False,
     calibration: list[str] | None = None,
+    fp16: bool = False,
 ) -> Path:
     """Fine-tuned checkpoint -> checked ONNX model with its card.
 
     ``int8``: write a static-QDQ int8 model instead (``training.quantize``), calibrated on
     ``calibration`` rasters or else the checkpoint's training rasters, checked against fp32.
+    ``fp16``: a half-precision model for GPUs (float32 inputs and outputs kept).
     """
+    if int8 and fp16:
+        raise ValueError("QUANTIZE: choose int8 or fp16, not both")
     if tile_size is not None and tile_size and tile_size < 32:
         raise ValueError(f"TILE_SIZE must be at least 32 pixels, got {tile_size}")
     if overlap_percent is not None and not 0 <= overlap_percent < 100:
@@ -228,4 +232,9 @@ def export_checkpoint(
         rasters = list(calibration or []) or training_rasters(checkpoint.config)
         return export_quantized(lambda fp32: export_module(net, card, checkpoint.in_channels, fp32, feedback=feedback),
                                 onnx_path, rasters, feedback)
+    if fp16:
+        from training.quantize import export_fp16
+
+        return export_fp16(lambda fp32: export_module(net, card, checkpoint.in_channels, fp32, feedback=feedback),
+                           onnx_path, feedback)
     return export_module(net, card, checkpoint.in_channels, onnx_path, feedback=feedback)

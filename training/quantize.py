@@ -216,3 +216,45 @@ def export_quantized(write_fp32, onnx_path: str | os.PathLike, rasters: list[str
         quantize_model(fp32, target, rasters, feedback=feedback)
     feedback.log(f"saved int8 model {target}")
     return target
+
+
+def to_fp16(fp32_path: str | os.PathLike, fp16_path: str | os.PathLike) -> Path:
+    """fp16 copy of a model for GPUs (half the weights' size, tensor cores); inputs and outputs stay fp32.
+
+    ``keep_io_types`` keeps the engine's float32 batches and probabilities unchanged; Resize
+    stays in fp32 (its fp16 kernels are missing on some providers). On a CPU onnxruntime
+    inserts casts and runs it slower than fp32: it is a GPU format.
+    """
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(fp32_path))
+    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=["Resize"])
+    del half.metadata_props[:]
+    half.metadata_props.extend(model.metadata_props)
+    target = Path(fp16_path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx.tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        onnx.save(half, tmp_name)
+        os.replace(tmp_name, target)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return target
+
+
+def export_fp16(write_fp32, onnx_path: str | os.PathLike, feedback: RunFeedback | None = None,
+                check: list[np.ndarray] | None = None) -> Path:
+    """fp16 export: the checked fp32 model is written beside the target, converted, and compared on ``check``."""
+    feedback = feedback or RunFeedback()
+    target = Path(onnx_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".rsseg_fp16_", dir=target.parent) as tmp:
+        fp32 = write_fp32(Path(tmp) / "fp32.onnx")
+        half = to_fp16(fp32, Path(tmp) / "fp16.onnx")
+        if check:
+            agreement, _ = compare_classes(fp32, half, check)
+            feedback.log(f"fp16 check: {100 * agreement:.2f} % of pixels keep their fp32 class")
+        os.replace(half, target)
+    feedback.log(f"saved fp16 model {target}")
+    return target
