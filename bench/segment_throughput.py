@@ -1,4 +1,4 @@
-"""Segmentation throughput and memory, printed as JSON.
+"""Segmentation throughput and memory, printed as JSON; ``--real`` also writes docs/performance.json.
 
 Three numbers on the same raster, model and tiles (Mpix of raster per second):
 
@@ -13,6 +13,19 @@ raster with a cheap model: memory should not grow with the raster.
 
 Rasters are generated (uint8, 3 bands, tiled GeoTIFF) in a temporary folder. The load
 average at start and end is printed: on a shared machine, read the ratios with it.
+
+Real-network mode (the numbers of docs/performance.json, explained in docs/performance.md):
+
+    PYTHONPATH=. .venv/bin/python bench/deeplab_heads.py --heads separable --work /tmp/heads
+    PYTHONPATH=. .venv/bin/python bench/segment_throughput.py --real --checkpoint /tmp/heads/deeplab_separable_s0.pt
+
+takes a DeepLabV3+ (the default separable head) fine-tuned briefly on the Dubai training
+tiles, exports it in fp32 and int8 (``training.export``), and measures in one run, in
+interleaved rounds: model-only vs end-to-end on a 1024x1024 window of a Dubai image
+(``ceiling_ratio_real``), int8 vs fp32 end to end (``int8_speedup``), test-tile mIoU of both
+(``int8_miou_drop``), border vs interior class-change rate with the real network
+(``seam_excess``, and the same with the old 0.02 window floor), GFLOPs at 512x512, and the
+tiles run vs the grid plus peak RSS on synthetic 2048^2 and 20000^2 rasters.
 """
 from __future__ import annotations
 
@@ -171,15 +184,16 @@ def peak_rss_mb() -> float:
 
 
 def rss_child(raster: str, model: str, output: str, tile: int, batch: int, threads: int) -> None:
-    """Runs in its own process: segment, then print peak RSS and time as JSON."""
+    """Runs in its own process: segment, then print peak RSS, time and tiles run vs grid tiles as JSON."""
     from engine.progress import RunFeedback
     from engine.segment import segment_raster
 
     t0 = time.perf_counter()
-    segment_raster(raster, model, output, tile_size=tile, batch_size=batch, device="cpu", threads=threads,
-                   feedback=RunFeedback(log=lambda m: None))
+    result = segment_raster(raster, model, output, tile_size=tile, batch_size=batch, device="cpu", threads=threads,
+                            feedback=RunFeedback(log=lambda m: None))
     print(json.dumps({"peak_rss_mb": round(peak_rss_mb(), 1),
-                      "seconds": round(time.perf_counter() - t0, 1)}))
+                      "seconds": round(time.perf_counter() - t0, 1),
+                      "tiles_run": int(result.timing["tiles"]), "grid_tiles": int(result.timing["grid_tiles"])}))
 
 
 def peak_rss(folder: Path, size: int, tile: int, batch: int, threads: int) -> dict:
@@ -191,10 +205,12 @@ def peak_rss(folder: Path, size: int, tile: int, batch: int, threads: int) -> di
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     os.remove(raster)
-    return {"raster": f"{size}x{size} uint8 x3", "model": "1x1 conv 3->5", **json.loads(out.stdout.strip().splitlines()[-1])}
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"raster": f"{size}x{size} uint8 x3", "model": "1x1 conv 3->5", **measured}
 
 
 def main() -> None:
+    """Synthetic throughput + peak RSS (default), or the real-network report (``--real``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="raster edge for the throughput comparison")
     parser.add_argument("--small", type=int, default=2048, help="small raster edge for peak RSS")
@@ -205,9 +221,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the best of each is kept")
     parser.add_argument("--rss-child", nargs=3, metavar=("RASTER", "MODEL", "OUTPUT"))
+    parser.add_argument("--real", action="store_true", help="real-network mode: writes docs/performance.json")
+    parser.add_argument("--checkpoint", default="", help="--real: fine-tuned DeepLabV3+ checkpoint (.pt)")
+    parser.add_argument("--json", default=str(REPO / "docs" / "performance.json"), help="--real: report to write")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(*args.rss_child, tile=args.tile, batch=args.batch, threads=args.threads)
+        return
+    if args.real:
+        from bench.segment_real import real_report
+
+        report = real_report(args, peak_rss)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(report, indent=2))
         return
     with tempfile.TemporaryDirectory(prefix="rsseg_bench_") as tmp:
         folder = Path(tmp)
@@ -217,7 +243,8 @@ def main() -> None:
         sizes = [args.small] + ([args.large] if args.large else [])
         report["peak_rss"] = [peak_rss(folder, s, args.tile, args.batch, args.threads) for s in sizes]
         if len(report["peak_rss"]) == 2:
-            report["rss_ratio_large_vs_small"] = round(report["peak_rss"][1]["peak_rss_mb"] / report["peak_rss"][0]["peak_rss_mb"], 3)
+            small, large = (row["peak_rss_mb"] for row in report["peak_rss"])
+            report["rss_ratio_large_vs_small"] = round(large / small, 3)
         report["load_average_at_end"] = os.getloadavg()
     print(json.dumps(report, indent=2))
 

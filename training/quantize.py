@@ -139,9 +139,9 @@ def compare_classes(fp32_path: str | os.PathLike, int8_path: str | os.PathLike,
     name = sessions[0].get_inputs()[0].name
     confusion, same, total = None, 0, 0
     for batch in batches:
-        ref, got = (s.run(None, {name: batch})[0].argmax(axis=1).ravel() for s in sessions)
-        k = sessions[0].get_outputs()[0].shape[1]
-        k = k if isinstance(k, int) else int(max(ref.max(), got.max()) + 1)
+        outputs = [s.run(None, {name: batch})[0] for s in sessions]
+        k = outputs[0].shape[1]
+        ref, got = (o.argmax(axis=1).ravel() for o in outputs)
         counts = np.bincount(ref * k + got, minlength=k * k).reshape(k, k)
         confusion = counts if confusion is None else confusion + counts
         same, total = same + int((ref == got).sum()), total + ref.size
