@@ -80,7 +80,7 @@ def run_steps(name: str, variant: str, steps: int, default_threads: int) -> tupl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     torch.set_num_threads(default_threads)
     return time.perf_counter() - t0, losses
 

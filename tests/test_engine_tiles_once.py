@@ -112,3 +112,16 @@ def test_computed_columns_partition_the_grid_and_no_block_is_too_narrow():
     runs = [j for b in range(len(blocks)) for j in computed_cols(blocks, b)]
     assert sorted(runs) == list(range(len(grid.cols)))
     assert segment.tiles_to_run(grid, blocks) == grid.n_tiles
+
+
+def test_exported_network_declares_its_class_count_so_no_probe_runs(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from engine.model_card import ModelCard
+    from engine.session import open_model
+    from training.export import export_module
+    from training.nets.deeplab import DeepLabV3Plus
+
+    net = DeepLabV3Plus(3, 4, aspp_channels=16, decoder_channels=16, low_level_channels=8)
+    path = export_module(net, ModelCard(class_names=list("abcd")), 3, tmp_path / "m.onnx", check=False)
+    assert open_model(path, device="cpu").static_output((96, 96)) == ((96, 96), 4)

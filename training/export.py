@@ -89,7 +89,8 @@ def export_module(
                 input_names=["input"], output_names=["output"],
                 dynamic_axes={"input": axes, "output": axes},
             )
-        _write_metadata(tmp, card)
+            classes = int(graph(dummy).shape[1])
+        _write_metadata(tmp, card, classes)
         if check:
             sizes = [sample_size] + ([sample_size + 32] if dynamic_spatial else [])
             for size in sizes:
@@ -108,10 +109,20 @@ def export_module(
     return target
 
 
-def _write_metadata(path: Path, card: ModelCard) -> None:
+def _write_metadata(path: Path, card: ModelCard, classes: int | None = None) -> None:
+    """Write ``card`` into the file; fix the output's class dimension to ``classes``.
+
+    The TorchScript exporter leaves the class dimension symbolic after Softmax
+    ("Softmaxoutput_dim_1"): with it fixed, the engine reads the output shape from the graph
+    instead of running a probe tile.
+    """
     import onnx
 
     model = onnx.load(str(path))
+    if classes:
+        dim = model.graph.output[0].type.tensor_type.shape.dim[1]
+        dim.Clear()
+        dim.dim_value = classes
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, card.to_metadata())
     onnx.checker.check_model(model)

@@ -122,10 +122,12 @@ def quantize_file(fp32_path: str | os.PathLike, int8_path: str | os.PathLike, ca
             op_types_to_quantize=list(QUANTIZED_OPS),
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
-    # quantization keeps metadata_props only sometimes: copy the card over from the fp32 file
+    # quantization keeps metadata_props only sometimes, and may loosen the output's declared
+    # shape: copy both over from the fp32 file (the engine reads the output shape from it)
     source, target = onnx.load(str(fp32_path)), onnx.load(str(int8_path))
     del target.metadata_props[:]
     target.metadata_props.extend(source.metadata_props)
+    target.graph.output[0].type.CopyFrom(source.graph.output[0].type)
     onnx.save(target, str(int8_path))
     return Path(int8_path)
 
