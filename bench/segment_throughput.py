@@ -21,7 +21,7 @@ Real-network mode (the numbers of docs/performance.json, explained in docs/perfo
 
 takes a DeepLabV3+ (the default separable head) fine-tuned briefly on the Dubai training
 tiles, exports it in fp32 and int8 (``training.export``), and measures in one run, in
-interleaved rounds: model-only vs end-to-end on a 1024x1024 window of a Dubai image
+interleaved rounds: model-only vs end-to-end on a whole 2062x1817 Dubai image
 (``ceiling_ratio_real``), int8 vs fp32 end to end (``int8_speedup``), test-tile mIoU of both
 (``int8_miou_drop``), border vs interior class-change rate with the real network
 (``seam_excess``, and the same with the old 0.02 window floor), GFLOPs at 512x512, and the
