@@ -29,8 +29,10 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from engine.atomic import atomic_write_text
 from engine.metrics import apply_mapping, confusion_matrix, match_clusters, scores_from_confusion
 from engine.progress import RunFeedback
+from engine.safeguards import csv_cell
 
 PREDICTION_NODATA = 255   # what rsseg's segmentation writes where it had no valid input
 WINDOW = 512              # pixels per side of a read window: ~1 MB per band, any raster size
@@ -322,10 +324,10 @@ def evaluate_rasters(
         matching=matching,
     )
     if output_table:
-        _write_atomic(output_table, table_text(result, as_json=str(output_table).lower().endswith(".json")))
+        atomic_write_text(output_table, table_text(result, as_json=str(output_table).lower().endswith(".json")))
         result.table_path = str(output_table)
     if output_report:
-        _write_atomic(output_report, html_report(result, prediction_path, reference_path))
+        atomic_write_text(output_report, html_report(result, prediction_path, reference_path))
         result.report_path = str(output_report)
     feedback.log(
         f"mIoU {result.miou:.4f}, overall accuracy {result.overall_accuracy:.4f}, kappa {result.kappa:.4f} "
@@ -349,19 +351,6 @@ def _match_present(cluster_cm: np.ndarray) -> tuple[dict[int, int], str]:
 
 
 # ----------------------------------------------------------------------------- writing
-def _write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write to ``<path>.tmp`` and rename, so a failed run never leaves a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def table_text(result: EvaluationResult, as_json: bool = False) -> str:
     """The numbers of the report as JSON, or as CSV in three blocks separated by a blank line:
     per-class scores, overall scores (metric,value), the confusion matrix."""
@@ -372,7 +361,7 @@ def table_text(result: EvaluationResult, as_json: bool = False) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["class_id", "class_name", "iou", "f1", "precision", "recall", "support"])
     for c in data["classes"]:
-        writer.writerow([c["id"], c["name"]] + [_csv_number(c[k]) for k in ("iou", "f1", "precision", "recall")]
+        writer.writerow([c["id"], csv_cell(c["name"])] + [_csv_number(c[k]) for k in ("iou", "f1", "precision", "recall")]
                         + [c["support"]])
     writer.writerow([])
     writer.writerow(["metric", "value"])
@@ -382,9 +371,9 @@ def table_text(result: EvaluationResult, as_json: bool = False) -> str:
         for cluster, cls in sorted(result.mapping.items()):
             writer.writerow([f"cluster_{cluster}", f"class {cls}: {result.class_names[cls]}"])
     writer.writerow([])
-    writer.writerow(["reference \\ predicted"] + result.class_names)
+    writer.writerow(["reference \\ predicted"] + [csv_cell(n) for n in result.class_names])  # no formulas
     for name, row in zip(result.class_names, result.confusion.tolist()):
-        writer.writerow([name] + row)
+        writer.writerow([csv_cell(name)] + row)
     return buffer.getvalue()
 
 

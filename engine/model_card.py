@@ -19,10 +19,13 @@ rsseg keys (all prefixed ``rsseg_``):
     rsseg_band_scale      per band
     rsseg_class_colors    [[r, g, b], ...] one per class
     rsseg_nodata          raster value treated as nodata when the raster declares none
+    rsseg_value_range     per band [low, high] of the training pixels (mean -/+ 5 std); inputs
+                          far outside it are refused (engine.safeguards.check_value_range)
     rsseg_outputs         "probabilities" (softmax/sigmoid inside the graph) or "logits"
     rsseg_task            "segmentation" or "clusters"
     rsseg_method          how the weights were made: "supervised", "grass", "sdcluster", ...
-    rsseg_config          the method's configuration dataclass, as a JSON object
+    rsseg_config          the method's configuration dataclass, as a JSON object (file paths
+                          reduced to their base names: a shared model tells nothing of folders)
     rsseg_version         card format version
 
 Rules for models without rsseg keys (documented in docs/model_card.md):
@@ -38,6 +41,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
+
+from .safeguards import public_config
 
 CARD_VERSION = 1
 DEEPNESS_MODEL_TYPE = "Segmentor"
@@ -78,6 +83,7 @@ class ModelCard:
     tile_overlap_percent: float | None = None
     resolution_cm: float | None = None
     nodata: float | None = None
+    value_range: list[list[float]] | None = None  # per band [low, high] seen in training
     outputs: str = "probabilities"           # or "logits"
     task: str = "segmentation"               # or "clusters"
     method: str | None = None
@@ -144,11 +150,13 @@ class ModelCard:
             meta["rsseg_class_colors"] = json.dumps([list(map(int, c)) for c in self.class_colors])
         if self.nodata is not None:
             meta["rsseg_nodata"] = json.dumps(self.nodata)
+        if self.value_range is not None:
+            meta["rsseg_value_range"] = json.dumps([[float(lo), float(hi)] for lo, hi in self.value_range])
         meta["rsseg_outputs"] = json.dumps(self.outputs)
         meta["rsseg_task"] = json.dumps(self.task)
         if self.method is not None:
             meta["rsseg_method"] = json.dumps(self.method)
-        meta["rsseg_config"] = json.dumps(self.config, default=str)
+        meta["rsseg_config"] = json.dumps(public_config(self.config), default=str)
         meta["rsseg_version"] = json.dumps(CARD_VERSION)
         return meta
 
@@ -160,7 +168,7 @@ class ModelCard:
             "model_type", "class_names", "tiles_size", "tile_size", "tiles_overlap", "resolution",
             "standardization_mean", "standardization_std", "rsseg_bands", "rsseg_band_offset",
             "rsseg_band_scale", "rsseg_class_colors", "rsseg_nodata", "rsseg_outputs",
-            "rsseg_task", "rsseg_method", "rsseg_config", "rsseg_version",
+            "rsseg_task", "rsseg_method", "rsseg_config", "rsseg_version", "rsseg_value_range",
         }
         tile = values.get("tiles_size", values.get("tile_size"))
         return cls(
@@ -175,6 +183,7 @@ class ModelCard:
             tile_overlap_percent=_optional_float(values.get("tiles_overlap")),
             resolution_cm=_optional_float(values.get("resolution")),
             nodata=_optional_float(values.get("rsseg_nodata")),
+            value_range=_ranges(values.get("rsseg_value_range")),
             outputs=str(values.get("rsseg_outputs") or "probabilities"),
             task=str(values.get("rsseg_task") or "segmentation"),
             method=values.get("rsseg_method"),
@@ -215,6 +224,15 @@ def _float_list(value: Any) -> list[float] | None:
 def _int_list(value: Any) -> list[int] | None:
     floats = _float_list(value)
     return None if floats is None else [int(v) for v in floats]
+
+
+def _ranges(value: Any) -> list[list[float]] | None:
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    try:
+        return [[float(lo), float(hi)] for lo, hi in value]
+    except (TypeError, ValueError):
+        return None
 
 
 def _optional_float(value: Any) -> float | None:

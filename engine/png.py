@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
+
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an (H, W, 3) or (H, W) uint8 array as an RGB or grey PNG, atomically."""
@@ -29,11 +31,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     payload = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, target)
-    return target
+    return atomic_write_bytes(path, payload)
 
 
 def stretch_to_rgb(bands: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:

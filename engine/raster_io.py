@@ -15,7 +15,6 @@ whole 256-pixel blocks so compressed blocks are written once.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -23,6 +22,8 @@ import numpy as np
 import rasterio
 from rasterio.enums import MaskFlags
 from rasterio.windows import Window, from_bounds
+
+from .atomic import atomic_write_text, commit, discard, register_temp, temp_path_for
 
 CLASS_NODATA = 255
 CONFIDENCE_NODATA = -1.0
@@ -132,12 +133,6 @@ def _pad(band: np.ndarray, pads) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- writing
-def temp_path_for(path: str) -> str:
-    """A hidden sibling of ``path`` (same folder, so the final rename is atomic)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
-
-
 def check_writable(path: str, parameter: str) -> None:
     """Fail early, naming the parameter, when ``path`` cannot be created."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
@@ -163,6 +158,7 @@ class ClassRasterWriter:
         self._tmp: list[tuple[str, str]] = []
         self._datasets = []
         tmp = temp_path_for(path)
+        register_temp(tmp)  # removed by the run's SIGTERM handler if the run is killed
         self._tmp.append((tmp, path))
         many = len(class_names) > 255  # uint8 holds 255 classes beside nodata; clusterings may have more
         self.nodata = 65535 if many else CLASS_NODATA
@@ -172,6 +168,7 @@ class ClassRasterWriter:
         self.confidence = None
         if confidence_path:
             tmp = temp_path_for(confidence_path)
+            register_temp(tmp)
             self._tmp.append((tmp, confidence_path))
             self.confidence = rasterio.open(tmp, "w", dtype="float32", nodata=CONFIDENCE_NODATA, predictor=3, **profile)
             self._datasets.append(self.confidence)
@@ -230,7 +227,7 @@ class ClassRasterWriter:
         self._close()
         for tmp, final in self._tmp:
             _remove_quietly(final + ".aux.xml")  # stale statistics/categories of an older file
-            os.replace(tmp, final)
+            commit(tmp, final)
         self._tmp = []
         write_category_names(self.path, self.class_names)
 
@@ -241,7 +238,7 @@ class ClassRasterWriter:
             self._close()
         finally:
             for tmp, _ in self._tmp:
-                _remove_quietly(tmp)
+                discard(tmp)
                 _remove_quietly(tmp + ".aux.xml")
             self._tmp = []
 
@@ -258,8 +255,7 @@ def write_category_names(path: str, names: list[str], band: int = 1) -> None:
     categories = "".join(f"<Category>{escape(name)}</Category>" for name in names)
     xml = (f'<PAMDataset>\n  <PAMRasterBand band="{band}">\n'
            f"    <CategoryNames>{categories}</CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n")
-    with open(path + ".aux.xml", "w", encoding="utf-8") as handle:
-        handle.write(xml)
+    atomic_write_text(path + ".aux.xml", xml)
 
 
 def _remove_quietly(path: str) -> None:

@@ -28,6 +28,7 @@ import rasterio
 from .blending import StripBlender, TileCarry
 from .progress import RunFeedback
 from .raster_io import BLOCK, ClassRasterWriter, RasterReader, Region, check_writable, raster_region
+from .safeguards import check_model_input
 from .session import CUDA_PROVIDER, ModelSession, cuda_free_bytes, gpu_batch, open_model
 from .tiling import ColumnBlock, TileGrid, carried_cols, column_blocks, computed_cols, make_grid
 
@@ -118,6 +119,7 @@ def segment_raster(
             names, colors = model.card.names_for(n_classes), model.card.colors_for(n_classes)
             offset, scale = model.card.normalization(len(chosen))
             reader = RasterReader(src, chosen, offset, scale, model.card.nodata)
+            check_model_input(src, chosen, region, model.card, offset, scale, feedback.log)  # docs/safety.md
             feedback.log(
                 f"{grid.n_tiles} tiles of {tile[0]}x{tile[1]} px (output {out_size[0]}x{out_size[1]}), "
                 f"overlap {overlap:g} %, batch {batch}, bands {chosen}, {n_classes} classes"

@@ -51,14 +51,18 @@ def rasterize_vector_labels(
     output_path: str | None = None,
     parameter: str = "LABELS",
     ignore_value: int = 255,
+    field_parameter: str = "LABEL_FIELD",
 ) -> tuple[str, list[str]]:
     """Burn polygon classes onto the grid of ``reference_raster``.
 
     The class field may hold integers (used as class ids, 0..254) or text (class names:
     ids are given in sorted order). Pixels under no polygon get ``ignore_value``.
     Returns the label raster's path and the class names (empty for integer fields).
+    Errors about the field name ``field_parameter`` (REFERENCE_FIELD for rsseg:evaluate).
     """
     from osgeo import gdal, ogr
+
+    from engine.run_scope import run_temp_dir
 
     if layer is None:
         raise QgsProcessingException(f"{parameter}: no vector layer given")
@@ -66,7 +70,8 @@ def rasterize_vector_labels(
     if index < 0:
         names = ", ".join(layer.fields().names())
         raise QgsProcessingException(
-            f"LABEL_FIELD: set it to the field holding the class of each polygon (fields of '{layer.name()}': {names})"
+            f"{field_parameter}: set it to the field holding the class of each polygon "
+            f"(fields of '{layer.name()}': {names})"
         )
     values = sorted({f[field] for f in layer.getFeatures() if f[field] is not None}, key=str)
     if not values:
@@ -76,16 +81,17 @@ def rasterize_vector_labels(
         mapping = {v: int(v) for v in values}
         bad = [v for v in mapping.values() if not 0 <= v < ignore_value]
         if bad:
-            raise QgsProcessingException(f"LABEL_FIELD: class ids must be 0..{ignore_value - 1}; found {bad[:5]}")
+            raise QgsProcessingException(f"{field_parameter}: class ids must be 0..{ignore_value - 1}; found {bad[:5]}")
         class_names: list[str] = []
     else:
         if len(values) >= ignore_value:
-            raise QgsProcessingException(f"LABEL_FIELD: {len(values)} distinct classes; at most {ignore_value - 1}")
+            raise QgsProcessingException(
+                f"{field_parameter}: {len(values)} distinct classes; at most {ignore_value - 1}")
         mapping = {v: i for i, v in enumerate(values)}
         class_names = [str(v) for v in values]
 
     reference = gdal.Open(reference_raster)
-    workdir = tempfile.mkdtemp(prefix="rsseg_labels_")
+    workdir = tempfile.mkdtemp(prefix="rsseg_labels_", dir=run_temp_dir())  # removed with the run
     vector_path = os.path.join(workdir, "labels.gpkg")
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from engine.atomic import atomic_write_with
 
 FORMAT_VERSION = 1
 KNOWN_METHODS = ("supervised", "grass", "sdcluster", "diffusion")
@@ -59,19 +60,10 @@ class Checkpoint:
         return len(self.bands)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically: temporary file in the same folder, then rename."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        """Write atomically (:mod:`engine.atomic`: temp file beside it, fsync, rename), so a kill mid-save
+        leaves the previous checkpoint whole and no temp file behind."""
         payload = {"rsseg_checkpoint": True, **{f.name: getattr(self, f.name) for f in fields(self)}}
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_with(path, lambda tmp: torch.save(payload, tmp))
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
@@ -103,6 +95,29 @@ class Checkpoint:
                 f"checkpoint was trained on {self.in_channels} bands ({self.bands}) but "
                 f"{what} gives {n_bands}: set BANDS to {self.in_channels} bands"
             )
+
+
+    def check_resume_bands(self, n_bands: int, output: str | os.PathLike) -> None:
+        """Resuming onto a checkpoint of another band count: the fix is the output, not BANDS."""
+        if n_bands != self.in_channels:
+            raise CheckpointError(
+                f"OUTPUT_CHECKPOINT: {Path(output).name} was trained on {self.in_channels} bands ({self.bands}), "
+                f"this run reads {n_bands}: choose another OUTPUT_CHECKPOINT, or turn RESUME off to start over "
+                "(which replaces it)"
+            )
+
+
+def explain_resume_state(output: str | os.PathLike, log) -> None:
+    """After a finished fine-tuning, say why ``<output>.last.pt`` is still there, and how big it is.
+
+    It is kept on purpose: with RESUME and more EPOCHS a finished run continues from it
+    (docs/safety.md). Deleting it loses only that.
+    """
+    last = Path(os.fspath(output) + ".last.pt")
+    if last.is_file():
+        size = last.stat().st_size / 2**20
+        log(f"kept {last.name} ({size:.0f} MB): the full training state, to continue this run with more EPOCHS "
+            "and RESUME; delete it if you will not continue")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

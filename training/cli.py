@@ -6,7 +6,8 @@ is on the command line without touching this file. Every command also runs under
 ``torchrun --nproc_per_node N python -m training ...``; only rank 0 prints and writes.
 
 Ctrl-C once asks the run to stop cleanly (the checkpoint reached so far is saved); a
-second Ctrl-C aborts at once.
+second Ctrl-C aborts at once. SIGTERM removes the run's temporary files and exits with
+143 (docs/safety.md); no output may be an input or another output (checked first).
 """
 from __future__ import annotations
 
@@ -144,6 +145,10 @@ def _run_finetune(args: argparse.Namespace, feedback: RunFeedback) -> int:
         from training.export import export_checkpoint
 
         export_checkpoint(result.checkpoint, args.export, feedback=feedback)
+    if _rank() == 0:
+        from training.checkpoint import explain_resume_state
+
+        explain_resume_state(args.output, feedback.log)
     return 0
 
 
@@ -219,15 +224,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_paths(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(inputs, outputs) of a command, by option name, for :func:`engine.safeguards.check_outputs_distinct`."""
+    if args.command == "finetune":
+        inputs = {"--images": args.images, "--labels": args.labels, "--pretrained": args.pretrained}
+        outputs = {"--output": args.output, "--export": args.export,
+                   "--output (its .last.pt)": args.output + ".last.pt",
+                   "--output (its .best.pt)": args.output + ".best.pt"}
+        return inputs, outputs
+    if args.command == "export":
+        calibration = [p.strip() for p in getattr(args, "calibration", "").split(",") if p.strip()]
+        return {"checkpoint": args.checkpoint, "--calibration": calibration}, {"output": args.output}
+    if args.command == "pretrain" and hasattr(args, "inputs"):
+        return {"--inputs": args.inputs}, {"--output": args.output}
+    return {}, {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m training``; returns the exit status."""
+    """Entry point of ``python -m training``; returns the exit status (0, 2 for bad input, 130 when cancelled)."""
+    from engine.run_scope import RunScope
+    from engine.safeguards import check_outputs_distinct
+
     args = build_parser().parse_args(argv)
     feedback = cli_feedback()
     try:
-        return args.handler(args, feedback)
+        check_outputs_distinct(*run_paths(args))
+        with RunScope(log=feedback.log):
+            return args.handler(args, feedback)
     except Cancelled:
         feedback.log("cancelled; the last checkpoint was kept")
         return EXIT_CANCELLED
     except ValueError as exc:  # our messages name the option and the fix
         print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
+    except OSError as exc:  # disk full, no permission: the file and the reason, not a traceback
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr, flush=True)
         return EXIT_ERROR

@@ -11,7 +11,6 @@ everything passed, so a failed export never leaves a half-written model behind.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.atomic import atomic_path
 from engine.model_card import ModelCard
 from engine.progress import RunFeedback
+from engine.safeguards import value_range_from_normalization
 from training.checkpoint import Checkpoint, CheckpointError
 from training.nets.registry import build_segmentation_net
 
@@ -74,12 +75,12 @@ def export_module(
     graph = WithSoftmax(module).eval() if add_softmax else module
     if add_softmax:
         card.outputs = "probabilities"
+    if card.value_range is None and card.band_offset is not None and card.band_scale is not None:
+        card.value_range = value_range_from_normalization(card.band_offset, card.band_scale)  # docs/safety.md
     dummy = torch.randn(1, in_channels, sample_size, sample_size, generator=torch.Generator().manual_seed(0))
     axes = {0: "batch", 2: "height", 3: "width"} if dynamic_spatial else {0: "batch"}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx.tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target) as tmp_name:
+        tmp = Path(tmp_name)
         feedback.log(f"exporting to ONNX (opset {OPSET})")
         with torch.no_grad(), warnings.catch_warnings():
             # the TorchScript exporter is the one verified here (dynamo=False); its deprecation is known
@@ -102,9 +103,6 @@ def export_module(
                         f"ONNX export differs from torch by {difference:.2e} (> {TOLERANCE:.0e}) at {size}x{size} "
                         "pixels; the model was not written"
                     )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     feedback.log(f"saved {target}")
     return target
 

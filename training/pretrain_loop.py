@@ -280,5 +280,5 @@ def _load_for_resume(output: Path, config: PretrainConfig, bands: list[int], fee
             f"OUTPUT_CHECKPOINT {output} holds a {previous.method} checkpoint; resuming needs a "
             f"{wanted} one: choose another file name"
         )
-    previous.check_bands(len(bands), "BANDS")
+    previous.check_resume_bands(len(bands), output)
     return previous

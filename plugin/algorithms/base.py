@@ -1,7 +1,9 @@
 """What every rsseg Processing algorithm shares: naming, groups, translation, dependency
-checks and the bridge from QGIS feedback to the engine's :class:`RunFeedback`."""
+checks, the bridge from QGIS feedback to the engine's :class:`RunFeedback`, and the
+safety rules of docs/safety.md applied to every run (see :func:`_guarded`)."""
 from __future__ import annotations
 
+import functools
 import time
 
 from qgis.core import (
@@ -13,6 +15,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from ..dependencies import missing_message, missing_modules
+from .guard import check_run_paths, check_written_outputs
 
 # QT_TRANSLATE_NOOP returns the text unchanged; it marks it for pylupdate5.
 GROUPS = {
@@ -43,6 +46,15 @@ class RssegAlgorithm(QgsProcessingAlgorithm):
     algorithm_name = ""
     group_key = "inference"
     requires: tuple[str, ...] = ("onnxruntime", "rasterio")
+    # files an output parameter also writes beside itself, guarded like the output: {"OUTPUT_CHECKPOINT": (".last.pt",)}
+    output_companions: dict[str, tuple[str, ...]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Every subclass's ``processAlgorithm`` runs inside :func:`_guarded`, so no algorithm can skip the rules."""
+        super().__init_subclass__(**kwargs)
+        body = cls.__dict__.get("processAlgorithm")
+        if body is not None and not getattr(body, "rsseg_guarded", False):
+            cls.processAlgorithm = _guarded(body)
 
     def tr(self, text: str) -> str:
         """Translate ``text``. pylupdate5 records the class whose body holds the
@@ -87,6 +99,47 @@ class RssegAlgorithm(QgsProcessingAlgorithm):
         if missing:
             return False, missing_message(missing)
         return super().checkParameterValues(parameters, context)
+
+
+def _guarded(body):
+    """Wrap a ``processAlgorithm``: the rules of docs/safety.md for every algorithm.
+
+    Before: no output may be an input or another output (QgsProcessingException naming
+    both). During: one :class:`engine.run_scope.RunScope` (temp folder, temp files, SIGTERM
+    handler). Errors: a ValueError (our messages name the parameter) or an OSError (disk
+    full, no permission) becomes a QgsProcessingException, a cancel a non-zero exit. After:
+    every file output reported exists.
+    """
+
+    @functools.wraps(body)
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        if getattr(self, "_rsseg_in_run", False):  # a subclass calling super(): the outer call guards
+            return body(self, parameters, context, feedback)
+        from engine.progress import Cancelled
+        from engine.run_scope import RunScope
+
+        self._rsseg_in_run = True
+        try:
+            check_run_paths(self, parameters, context)
+            with RunScope(log=feedback.pushInfo if feedback is not None else None):
+                try:
+                    results = body(self, parameters, context, feedback)
+                except Cancelled:
+                    raise QgsProcessingException(self.tr("Cancelled: the run was stopped")) from None
+                except ValueError as exc:
+                    raise QgsProcessingException(str(exc)) from None
+                except OSError as exc:
+                    where = f"{exc.filename}: " if exc.filename else ""
+                    raise QgsProcessingException(f"{where}{exc.strerror or exc}") from None
+            if feedback is not None and feedback.isCanceled():
+                raise QgsProcessingException(self.tr("Cancelled: the run was stopped"))
+            check_written_outputs(self, results)
+            return results
+        finally:
+            self._rsseg_in_run = False
+
+    processAlgorithm.rsseg_guarded = True
+    return processAlgorithm
 
 
 def run_feedback(feedback: QgsProcessingFeedback | None):

@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..extent import extent_in_layer_crs
 from ..layers import raster_layer_path
 from ..styling import style_on_load
 from .base import RssegAlgorithm, run_feedback
@@ -77,6 +78,7 @@ class ClusterMapAlgorithm(RssegAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.check_dependencies()
         from engine.progress import Cancelled
+        from engine.run_scope import run_temp_dir
         from engine.segment import segment_raster
 
         checkpoint = self.parameterAsFile(parameters, "CHECKPOINT", context)
@@ -84,11 +86,7 @@ class ClusterMapAlgorithm(RssegAlgorithm):
             raise QgsProcessingException(f"CHECKPOINT: {checkpoint!r} is not a file; choose an SDCluster .pt or .onnx")
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
         input_path = raster_layer_path(layer, "INPUT")
-        extent = None
-        if parameters.get("EXTENT") not in (None, ""):
-            rect = self.parameterAsExtent(parameters, "EXTENT", context, layer.crs())
-            if not rect.isNull() and not rect.isEmpty():
-                extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+        extent = extent_in_layer_crs(self, parameters, context, layer, "EXTENT")
         clusters = self.parameterAsInt(parameters, "CLUSTERS", context)
         tile_size = self.parameterAsInt(parameters, "TILE_SIZE", context)
         branch = BRANCHES[self.parameterAsEnum(parameters, "BRANCH", context)]
@@ -109,7 +107,7 @@ class ClusterMapAlgorithm(RssegAlgorithm):
                 if keep_model:
                     model_path = keep_model
                 else:
-                    workdir = tempfile.mkdtemp(prefix="rsseg_clusters_")
+                    workdir = tempfile.mkdtemp(prefix="rsseg_clusters_", dir=run_temp_dir())
                     model_path = os.path.join(workdir, "clusters.onnx")
                 export_cluster_model(
                     checkpoint, model_path, clusters=clusters, usage_raster=input_path,

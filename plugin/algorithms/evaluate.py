@@ -78,6 +78,7 @@ class EvaluateAlgorithm(RssegAlgorithm):
         self.check_dependencies()
         from engine.evaluate import evaluate_rasters
         from engine.progress import Cancelled
+        from engine.run_scope import run_temp_dir
 
         prediction = raster_layer_path(self.parameterAsRasterLayer(parameters, "PREDICTION", context), "PREDICTION")
         reference_layer = self.parameterAsLayer(parameters, "REFERENCE", context)
@@ -95,11 +96,12 @@ class EvaluateAlgorithm(RssegAlgorithm):
                 if ignore_value > 255:
                     raise QgsProcessingException("IGNORE_VALUE: a polygon reference is rasterized to bytes; use 0..255")
                 field = self.parameterAsString(parameters, "REFERENCE_FIELD", context)
-                workdir = tempfile.mkdtemp(prefix="rsseg_evaluate_")
+                workdir = tempfile.mkdtemp(prefix="rsseg_evaluate_", dir=run_temp_dir())
                 feedback.pushInfo(f"Rasterizing '{reference_layer.name()}' ({field}) onto the prediction's grid")
                 reference, class_names = rasterize_vector_labels(
                     reference_layer, field, prediction, os.path.join(workdir, "reference.tif"),
-                    parameter="REFERENCE", ignore_value=ignore_value)
+                    parameter="REFERENCE", ignore_value=ignore_value,
+                    field_parameter="REFERENCE_FIELD")
             elif isinstance(reference_layer, QgsRasterLayer):
                 reference = raster_layer_path(reference_layer, "REFERENCE")
             else:

@@ -33,6 +33,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
     algorithm_name = "finetune"
     group_key = "finetuning"
     requires = ("torch", "rasterio", "onnx", "onnxruntime")
+    output_companions = {"OUTPUT_CHECKPOINT": (".last.pt", ".best.pt")}  # written beside it (training/finetune.py)
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Fine-tune a segmentation model")
@@ -111,6 +112,8 @@ class FinetuneAlgorithm(RssegAlgorithm):
             optional=True, createByDefault=False))
 
     def label_paths(self, parameters, context, images: list[str]) -> tuple[list[str], list[str]]:
+        from engine.run_scope import run_temp_dir
+
         """One label raster per image (vector labels rasterized onto each image) and class names
         found in a text class field."""
         layer = self.parameterAsLayer(parameters, "LABELS", context)
@@ -120,7 +123,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
             return [raster_layer_path(layer, "LABELS")] * len(images), []
         if isinstance(layer, QgsVectorLayer):
             field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-            folder = tempfile.mkdtemp(prefix="rsseg_finetune_labels_")
+            folder = tempfile.mkdtemp(prefix="rsseg_finetune_labels_", dir=run_temp_dir())  # removed after the run
             paths, names = [], []
             for index, image in enumerate(images):
                 path, names = rasterize_vector_labels(
@@ -172,6 +175,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.check_dependencies()
         from engine.progress import Cancelled
+        from training.checkpoint import explain_resume_state
         from training.export import export_checkpoint
         from training.finetune import finetune, last_checkpoint_path
 
@@ -191,6 +195,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
                 "RESUME to continue").format(last_checkpoint_path(output))) from None
         except ValueError as exc:  # our messages name the parameter and the fix
             raise QgsProcessingException(str(exc)) from None
+        explain_resume_state(output, feedback.pushInfo)
         if result.best_miou is not None:
             feedback.pushInfo(self.tr("best validation mIoU {:.4f} at epoch {}").format(result.best_miou, result.best_epoch))
         return {"OUTPUT_CHECKPOINT": str(result.checkpoint), "OUTPUT_MODEL": model or None}

@@ -163,9 +163,9 @@ class PretrainAlgorithm(RssegAlgorithm):
         resume = self.parameterAsBool(parameters, "RESUME", context)
         try:
             result = pretrain(self.method_name, config, output, feedback=run_feedback(feedback), resume=resume)
-        except Cancelled:
-            feedback.reportError(f"cancelled; the last checkpoint is kept in {output}", False)
-            return {"OUTPUT_CHECKPOINT": output}
+        except Cancelled:  # non-zero exit, as fine-tuning: scripts must not take a cancel for success
+            message = self.tr("Cancelled: the state reached is saved in {}; run again with RESUME to continue")
+            raise QgsProcessingException(message.format(output)) from None
         except ValueError as exc:  # our messages name the parameter and the fix
             raise QgsProcessingException(str(exc)) from None
         for path in result.diagnostics[-4:]:

@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..extent import extent_in_layer_crs
 from ..layers import raster_layer_path
 from ..styling import style_on_load
 from .base import RssegAlgorithm, parse_bands, run_feedback
@@ -75,11 +76,7 @@ class SegmentAlgorithm(RssegAlgorithm):
 
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
         input_path = raster_layer_path(layer, "INPUT")
-        extent = None
-        if parameters.get("EXTENT") not in (None, ""):
-            rect = self.parameterAsExtent(parameters, "EXTENT", context, layer.crs())
-            if not rect.isNull() and not rect.isEmpty():
-                extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+        extent = extent_in_layer_crs(self, parameters, context, layer, "EXTENT")
         overlap = None
         if parameters.get("OVERLAP") not in (None, ""):
             overlap = self.parameterAsDouble(parameters, "OVERLAP", context)

@@ -22,6 +22,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
+from engine.safeguards import open_raster
 from training.data.rasters import Normalization, valid_mask
 
 
@@ -47,7 +48,7 @@ def make_pairs(images: Sequence[str | os.PathLike], labels: Sequence[str | os.Pa
         for path, name in ((image, "INPUT"), (label, "LABELS")):
             if not path.is_file():
                 raise ValueError(f"{name}: {path} is not a raster file")
-        with rasterio.open(image) as img, rasterio.open(label) as lab:
+        with open_raster(image, "INPUT") as img, open_raster(label, "LABELS") as lab:
             if lab.count < 1:
                 raise ValueError(f"LABELS: {label.name} has no band")
             aligned = _same_grid(img, lab)

@@ -19,6 +19,8 @@ import torch
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
+from engine.safeguards import check_rasters
+
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg")
 
 
@@ -45,6 +47,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             raise ValueError(f"INPUT: {path} is neither a raster file nor a folder")
     if not paths:
         raise ValueError("INPUT: no raster given; choose at least one raster layer or a folder")
+    check_rasters(paths, "INPUT")  # a 0-byte or damaged file is named now, not as a traceback mid-epoch
     return paths
 
 

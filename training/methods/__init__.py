@@ -42,7 +42,9 @@ def method_module(name: str) -> ModuleType:
 
 def pretrain(name: str, config, output, feedback=None, resume: bool = True):
     """Run method ``name`` with ``config`` (its CONFIG_CLASS) and save to ``output``."""
+    from engine.safeguards import check_training_settings
     from training.pretrain_loop import run_pretraining
 
+    check_training_settings(config.epochs, config.learning_rate)  # before any method-specific rule
     module = method_module(name)
     return run_pretraining(module.METHOD_CLASS, config, output, feedback=feedback, resume=resume)

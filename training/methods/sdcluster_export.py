@@ -42,6 +42,7 @@ from torch import nn
 
 from engine.model_card import ModelCard, default_color
 from engine.progress import RunFeedback
+from engine.safeguards import check_band_count
 from training.checkpoint import Checkpoint, CheckpointError, config_from_dict
 from training.data.rasters import valid_mask
 from training.methods.sdcluster import DenseBranch, SDClusterMethod, cosine_scores
@@ -291,6 +292,8 @@ def build_cluster_net(
     if clusters < 0:
         raise ValueError(f"CLUSTERS must be 0 (no merging) or a positive number, got {clusters}")
     checkpoint, method = load_sdcluster(checkpoint_path)
+    if usage_raster is not None:  # a raster lacking a band would fail deep inside GDAL
+        check_band_count(usage_raster, checkpoint.bands, "INPUT", f"the checkpoint {Path(checkpoint_path).name}")
     which = branch or method.config.cluster_branch
     if which not in ("teacher", "student"):
         raise ValueError(f"branch must be teacher or student, got {which!r}")

@@ -153,7 +153,7 @@ def load_pretrained_encoder(encoder: ResNetEncoder, pretrained: Any, backbone: s
     """Load a pretraining checkpoint's ResNet weights into ``encoder``, or explain why not."""
     state = getattr(pretrained, "encoder_state", None)
     method = getattr(pretrained, "method", "?")
-    if not state:
+    if not state or method == "diffusion":  # a diffusion encoder_state is a UNet's: BACKBONE is not the fix
         hint = (
             "a diffusion checkpoint holds a denoising UNet, not a ResNet encoder: use ARCHITECTURE diff_hrnet"
             if method == "diffusion" else "pretrain with GraSS or SDCluster, or leave PRETRAINED empty"

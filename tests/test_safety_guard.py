@@ -1,0 +1,160 @@
+"""No output may overwrite an input or another output: every algorithm, every pairing.
+
+The algorithm list is the provider's own (plugin/provider.py ALGORITHMS), so an algorithm
+added later is tried here without editing this file; its inputs and outputs are read from
+its parameter definitions.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_onnx_model, write_geotiff
+
+from engine.safeguards import check_outputs_distinct
+from plugin.provider import ALGORITHMS
+
+INPUT_KINDS = ("raster", "file", "multilayer", "layer", "vector", "source")
+
+
+def _digest(path: Path) -> str:
+    if path.is_dir():
+        return ",".join(sorted(os.listdir(path)))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _input_value(definition, folder: Path):
+    """A plausible existing file for an input parameter (its content is never read: the guard comes first)."""
+    rng = np.random.default_rng(0)
+    kind, name = definition.type(), definition.name()
+    scene = folder / f"{name.lower()}.tif"
+    if kind in ("raster", "layer", "multilayer"):
+        write_geotiff(scene, (rng.random((3, 32, 32)) * 3).astype(np.uint8))
+        return [str(scene)] if kind == "multilayer" else str(scene)
+    if kind == "file":
+        if definition.behavior() == definition.Folder:
+            sub = folder / name.lower()
+            sub.mkdir()
+            write_geotiff(sub / "a.tif", (rng.random((3, 32, 32)) * 255).astype(np.uint8))
+            return str(sub)
+        if "onnx" in (definition.extension() or ""):
+            return str(make_onnx_model(folder / f"{name.lower()}.onnx", np.eye(3)))
+        path = folder / f"{name.lower()}.pt"
+        path.write_bytes(b"precious checkpoint bytes")
+        return str(path)
+    return None
+
+
+def _cases(alg, folder: Path):
+    """(parameters, output name, input name or second output name) for every pairing of this algorithm."""
+    base, inputs = {}, {}
+    for definition in alg.parameterDefinitions():
+        if definition.isDestination() or definition.type() not in INPUT_KINDS:
+            continue
+        value = _input_value(definition, folder)
+        if value is not None:
+            base[definition.name()] = value
+            inputs[definition.name()] = value
+    outputs = [d.name() for d in alg.parameterDefinitions() if d.isDestination()]
+    for out in outputs:
+        for other in outputs:
+            base.setdefault(other, str(folder / f"{other.lower()}_out.dat"))
+    for out in outputs:
+        for name, value in inputs.items():
+            yield {**base, out: value[0] if isinstance(value, list) else value}, out, name
+        for second in outputs:
+            if second > out:
+                shared = str(folder / "shared_output.dat")
+                yield {**base, out: shared, second: shared}, out, second
+
+
+@pytest.mark.parametrize("module_name", [module for module, _cls in ALGORITHMS])
+def test_no_output_overwrites_an_input(qgis_app, tmp_path, module_name):
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingException
+
+    alg = QgsApplication.processingRegistry().algorithmById(f"rsseg:{module_name}")
+    assert alg is not None, f"rsseg:{module_name} is not registered"
+    tried = 0
+    for parameters, out, other in _cases(alg, tmp_path):
+        protected = parameters[out]
+        before = {p: _digest(Path(p)) for p in _files(parameters, alg)}
+        with pytest.raises(QgsProcessingException) as caught:
+            processing.run(f"rsseg:{module_name}", parameters)
+        message = str(caught.value)
+        assert out in message and other in message, f"{module_name} {out}->{other}: {message}"
+        for path, digest in before.items():
+            assert _digest(Path(path)) == digest, f"{module_name}: {out}={protected} changed {path}"
+        tried += 1
+    if any(d.isDestination() for d in alg.parameterDefinitions()):
+        assert tried, f"{module_name}: no pairing was tried"
+
+
+def _files(parameters, alg) -> list[str]:
+    names = {d.name() for d in alg.parameterDefinitions() if not d.isDestination()}
+    found = []
+    for name, value in parameters.items():
+        for item in value if isinstance(value, list) else [value]:
+            if name in names and isinstance(item, str) and os.path.exists(item):
+                found.append(item)
+    return found
+
+
+def test_every_algorithm_of_the_provider_is_covered(rsseg_provider):
+    registered = {alg.name() for alg in rsseg_provider.algorithms()}
+    assert registered == {module for module, _cls in ALGORITHMS}
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink", "hardlink", "dotted"])
+def test_paths_that_name_the_same_file(tmp_path, monkeypatch, spelling):
+    image = tmp_path / "image.tif"
+    image.write_bytes(b"pixels")
+    monkeypatch.chdir(tmp_path)
+    if spelling == "symlink":
+        (tmp_path / "link.tif").symlink_to(image)
+        output = str(tmp_path / "link.tif")
+    elif spelling == "hardlink":
+        os.link(image, tmp_path / "hard.tif")
+        output = str(tmp_path / "hard.tif")
+    else:
+        output = {"same": str(image), "relative": "image.tif", "dotted": str(tmp_path / "sub" / ".." / "image.tif")}[spelling]
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    with pytest.raises(ValueError, match="OUTPUT: .* is the same file as INPUT"):
+        check_outputs_distinct({"INPUT": str(image)}, {"OUTPUT": output})
+
+
+def test_folders_outputs_and_clean_cases(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "a.tif").write_bytes(b"a")
+    with pytest.raises(ValueError, match=r"OUTPUT_CHECKPOINT: .* is the same file as INPUT_FOLDER \(a raster in"):
+        check_outputs_distinct({"INPUT_FOLDER": str(folder)}, {"OUTPUT_CHECKPOINT": str(folder / "a.tif")})
+    with pytest.raises(ValueError, match="OUTPUT: .* is a folder"):
+        check_outputs_distinct({}, {"OUTPUT": str(folder)})
+    with pytest.raises(ValueError, match="CONFIDENCE: .* is also OUTPUT"):
+        check_outputs_distinct({}, {"OUTPUT": str(tmp_path / "x.tif"), "CONFIDENCE": str(tmp_path / "x.tif")})
+    check_outputs_distinct({"INPUT": [str(folder / "a.tif")], "MODEL": None},
+                           {"OUTPUT": str(tmp_path / "new.tif"), "CONFIDENCE": ""})
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "{ck}", "{ck}"],
+    ["finetune", "--images", "{img}", "--labels", "{img}", "--output", "{img}"],
+    ["finetune", "--images", "{img}", "--labels", "{lab}", "--pretrained", "{ck}", "--output", "{out}",
+     "--export", "{out}"],
+    ["pretrain", "grass", "--inputs", "{img}", "--output", "{img}"],
+])
+def test_cli_refuses_before_touching_anything(tmp_path, capsys, argv):
+    from training.cli import EXIT_ERROR, main
+
+    files = {"ck": tmp_path / "ck.pt", "img": tmp_path / "img.tif", "lab": tmp_path / "lab.tif"}
+    for path in files.values():
+        path.write_bytes(b"precious")
+    names = {k: str(v) for k, v in files.items()} | {"out": str(tmp_path / "out.pt")}
+    assert main([a.format(**names) for a in argv]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "the same file as" in err or "cannot share a file" in err
+    assert all(p.read_bytes() == b"precious" for p in files.values())
