@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -246,8 +247,8 @@ def _public_value(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if isinstance(value, str):
-        if os.path.isabs(value) or os.sep in value or (os.altsep and os.altsep in value) or "/" in value:
-            return os.path.basename(value.rstrip("/\\")) or value
+        if "/" in value or "\\" in value:  # POSIX or Windows separators, whatever this machine uses
+            return re.split(r"[\\/]", value.rstrip("/\\"))[-1] or value
         return value
     if isinstance(value, (list, tuple)):
         return [_public_value(v) for v in value]

@@ -120,7 +120,8 @@ def test_paths_that_name_the_same_file(tmp_path, monkeypatch, spelling):
         os.link(image, tmp_path / "hard.tif")
         output = str(tmp_path / "hard.tif")
     else:
-        output = {"same": str(image), "relative": "image.tif", "dotted": str(tmp_path / "sub" / ".." / "image.tif")}[spelling]
+        output = {"same": str(image), "relative": "image.tif",
+                  "dotted": str(tmp_path / "sub" / ".." / "image.tif")}[spelling]
     (tmp_path / "sub").mkdir(exist_ok=True)
     with pytest.raises(ValueError, match="OUTPUT: .* is the same file as INPUT"):
         check_outputs_distinct({"INPUT": str(image)}, {"OUTPUT": output})

@@ -23,7 +23,8 @@ def _bad_raster(folder, kind: str):
     elif kind == "garbage":
         path.write_bytes(b"this is not a raster\n" * 50)
     else:
-        full = write_geotiff(folder / "full.tif", (np.random.default_rng(0).random((3, 512, 512)) * 255).astype(np.uint8))
+        pixels = (np.random.default_rng(0).random((3, 512, 512)) * 255).astype(np.uint8)
+        full = write_geotiff(folder / "full.tif", pixels)
         data = full.read_bytes()
         full.unlink()
         path.write_bytes(data[: len(data) // 2])
@@ -162,10 +163,10 @@ def test_resume_onto_other_bands_names_the_output(tmp_path, sdcluster_checkpoint
 
 def test_diffusion_checkpoint_for_deeplab_names_architecture(tmp_path):
     import torch
+    from finetune_scene import tiny_config
 
     from training.checkpoint import Checkpoint
     from training.finetune import finetune
-    from finetune_scene import tiny_config
 
     image, label = write_scene(tmp_path, 64)
     pretrained = tmp_path / "ddpm.pt"

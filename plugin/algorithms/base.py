@@ -131,8 +131,8 @@ def _guarded(body):
                 except OSError as exc:
                     where = f"{exc.filename}: " if exc.filename else ""
                     raise QgsProcessingException(f"{where}{exc.strerror or exc}") from None
-            if feedback is not None and feedback.isCanceled():
-                raise QgsProcessingException(self.tr("Cancelled: the run was stopped"))
+            if feedback is not None and feedback.isCanceled() and not _all_outputs_given(self, results):
+                raise QgsProcessingException(self.tr("Cancelled: the run was stopped"))  # not exit 0 with nothing
             check_written_outputs(self, results)
             return results
         finally:
@@ -140,6 +140,13 @@ def _guarded(body):
 
     processAlgorithm.rsseg_guarded = True
     return processAlgorithm
+
+
+def _all_outputs_given(alg, results) -> bool:
+    """Whether a run returned every mandatory destination (an algorithm that swallowed a cancel returns none)."""
+    wanted = [d.name() for d in alg.parameterDefinitions()
+              if d.isDestination() and not d.flags() & d.FlagOptional]
+    return isinstance(results, dict) and all(results.get(name) for name in wanted)
 
 
 def run_feedback(feedback: QgsProcessingFeedback | None):
