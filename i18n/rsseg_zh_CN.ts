@@ -4,12 +4,12 @@
 <context>
     <name>ClusterMapAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="32"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="33"/>
         <source>Cluster map (unsupervised land cover from SDCluster)</source>
         <translation>聚类图（基于 SDCluster 的无监督土地覆盖）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="35"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="36"/>
         <source>Maps the clusters an SDCluster model has learned: every pixel gets the cluster (prototype) it is most similar to. No labels are needed; use it to judge a pretrained model before fine-tuning, or as an unsupervised land-cover map whose clusters you name yourself.
 
 CHECKPOINT: an SDCluster checkpoint (.pt from rsseg:pretrain_sdcluster) or a cluster model (.onnx) exported by this algorithm before (then CLUSTERS and BRANCH are already fixed in it).
@@ -30,62 +30,62 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
 可用 rsseg:evaluate（MODE 为 clusters，聚类会先与类别匹配）将其与参考数据比较评分。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="56"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="57"/>
         <source>SDCluster checkpoint (.pt) or cluster model (.onnx)</source>
         <translation>SDCluster 检查点（.pt）或聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="59"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="61"/>
         <source>Extent (empty: whole raster)</source>
         <translation>范围（留空：整个栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="61"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="62"/>
         <source>Number of clusters (0: one per prototype used)</source>
         <translation>聚类数（0：每个使用到的原型一个）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="64"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="65"/>
         <source>Tile size in pixels (0: from the model)</source>
         <translation>瓦片大小（像元，0：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="68"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="69"/>
         <source>Network</source>
         <translation>网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="71"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="72"/>
         <source>Cluster map</source>
         <translation>聚类图</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="72"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="73"/>
         <source>Keep the cluster model (.onnx)</source>
         <translation>保留聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="75"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="76"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="103"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="101"/>
         <source>CLUSTERS is ignored: the .onnx cluster model fixes its clusters</source>
         <translation>CLUSTERS 被忽略：.onnx 聚类模型已固定其聚类</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="123"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="121"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="131"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="129"/>
         <source>{} clusters: {}</source>
         <translation>{} 个聚类：{}</translation>
     </message>
@@ -230,12 +230,12 @@ CALIBRATION: rasters like the imagery you will segment (same bands), used only w
 <context>
     <name>FinetuneAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="38"/>
+        <location filename="../plugin/algorithms/finetune.py" line="39"/>
         <source>Fine-tune a segmentation model</source>
         <translation>微调分割模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="41"/>
+        <location filename="../plugin/algorithms/finetune.py" line="42"/>
         <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.
 
 INPUT: one or more image rasters (files GDAL reads).
@@ -256,132 +256,132 @@ PRETRAINED：可选，作为起点的检查点；沿用其波段和归一化。�
 OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结果核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="63"/>
+        <location filename="../plugin/algorithms/finetune.py" line="64"/>
         <source>Image rasters</source>
         <translation>影像栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="65"/>
+        <location filename="../plugin/algorithms/finetune.py" line="66"/>
         <source>Labels (class raster or polygon layer)</source>
         <translation>标注（类别栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="68"/>
+        <location filename="../plugin/algorithms/finetune.py" line="69"/>
         <source>Class field (polygon labels)</source>
         <translation>类别字段（面标注）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="70"/>
+        <location filename="../plugin/algorithms/finetune.py" line="71"/>
         <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
         <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="72"/>
+        <location filename="../plugin/algorithms/finetune.py" line="73"/>
         <source>Pretrained checkpoint (optional)</source>
         <translation>预训练检查点（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="74"/>
+        <location filename="../plugin/algorithms/finetune.py" line="75"/>
         <source>Architecture</source>
         <translation>网络结构</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="76"/>
+        <location filename="../plugin/algorithms/finetune.py" line="77"/>
         <source>Backbone (deeplabv3plus)</source>
         <translation>骨干网络（deeplabv3plus）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="79"/>
+        <location filename="../plugin/algorithms/finetune.py" line="80"/>
         <source>Epochs</source>
         <translation>训练轮数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="80"/>
+        <location filename="../plugin/algorithms/finetune.py" line="81"/>
         <source>Batch size</source>
         <translation>批大小</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="81"/>
+        <location filename="../plugin/algorithms/finetune.py" line="82"/>
         <source>Patch size (pixels, multiple of 16)</source>
         <translation>图块大小（像元，16 的倍数）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="83"/>
+        <location filename="../plugin/algorithms/finetune.py" line="84"/>
         <source>Learning rate</source>
         <translation>学习率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="85"/>
+        <location filename="../plugin/algorithms/finetune.py" line="86"/>
         <source>Share of labelled training patches used</source>
         <translation>使用的带标注训练图块比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <location filename="../plugin/algorithms/finetune.py" line="91"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="91"/>
+        <location filename="../plugin/algorithms/finetune.py" line="92"/>
         <source>Share of blocks held out for validation</source>
         <translation>留作验证的区块比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="93"/>
+        <location filename="../plugin/algorithms/finetune.py" line="94"/>
         <source>Validation block size (pixels)</source>
         <translation>验证区块大小（像元）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="95"/>
+        <location filename="../plugin/algorithms/finetune.py" line="96"/>
         <source>Class weights</source>
         <translation>类别权重</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="96"/>
+        <location filename="../plugin/algorithms/finetune.py" line="97"/>
         <source>Freeze the encoder (linear probing)</source>
         <translation>冻结编码器（线性探测）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="98"/>
+        <location filename="../plugin/algorithms/finetune.py" line="99"/>
         <source>Weight decay</source>
         <translation>权重衰减</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="99"/>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
         <source>Warm-up epochs</source>
         <translation>预热轮数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="100"/>
+        <location filename="../plugin/algorithms/finetune.py" line="101"/>
         <source>Random seed</source>
         <translation>随机种子</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="101"/>
+        <location filename="../plugin/algorithms/finetune.py" line="102"/>
         <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="107"/>
+        <location filename="../plugin/algorithms/finetune.py" line="108"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="109"/>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
         <source>Output ONNX model (optional)</source>
         <translation>输出 ONNX 模型（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="186"/>
+        <location filename="../plugin/algorithms/finetune.py" line="190"/>
         <source>exporting the best model to ONNX</source>
         <translation>正在将最佳模型导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="189"/>
+        <location filename="../plugin/algorithms/finetune.py" line="193"/>
         <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
         <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="195"/>
+        <location filename="../plugin/algorithms/finetune.py" line="200"/>
         <source>best validation mIoU {:.4f} at epoch {}</source>
         <translation>最佳验证 mIoU {:.4f}，出现在第 {} 轮</translation>
     </message>
@@ -437,6 +437,11 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结�
         <location filename="../plugin/algorithms/pretrain_base.py" line="39"/>
         <source>Learning rate</source>
         <translation>学习率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="167"/>
+        <source>Cancelled: the state reached is saved in {}; run again with RESUME to continue</source>
+        <translation>已取消：已达到的状态保存在 {}；使用 RESUME 再次运行即可继续</translation>
     </message>
 </context>
 <context>
@@ -559,40 +564,90 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 <context>
     <name>RssegAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="19"/>
+        <location filename="../plugin/algorithms/base.py" line="22"/>
         <source>Pretraining</source>
         <translation>预训练</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="20"/>
+        <location filename="../plugin/algorithms/base.py" line="23"/>
         <source>Fine-tuning</source>
         <translation>微调</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="21"/>
+        <location filename="../plugin/algorithms/base.py" line="24"/>
         <source>Inference</source>
         <translation>推理</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="22"/>
+        <location filename="../plugin/algorithms/base.py" line="25"/>
         <source>Evaluation</source>
         <translation>评估</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="73"/>
+        <location filename="../plugin/algorithms/base.py" line="85"/>
         <source>Device</source>
         <translation>设备</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="135"/>
+        <source>Cancelled: the run was stopped</source>
+        <translation>已取消：运行已停止</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/guard.py" line="122"/>
+        <source>{}: {} was reported as written but does not exist; nothing was saved there</source>
+        <translation>{}：{} 被报告为已写入，但并不存在；该处没有保存任何内容</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="39"/>
+        <source>{}: the extent {} is not a finite rectangle; draw the area again</source>
+        <translation>{}：{}范围不是有限的矩形；请重新绘制区域</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="40"/>
+        <source>{}: the extent {} has zero area ({:g}, {:g}, {:g}, {:g}); drag a rectangle over the area to process, or leave EXTENT empty for the whole raster</source>
+        <translation>{}：{}范围面积为零（{:g}, {:g}, {:g}, {:g}）；请在要处理的区域上拖出一个矩形，或将 EXTENT 留空以处理整个栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="44"/>
+        <source>{}: unknown CRS &apos;{}&apos;; write it as [EPSG:code] (e.g. [EPSG:4326]) or leave it out to use the raster&apos;s CRS</source>
+        <translation>{}：未知的坐标参考系 '{}'；请写成 [EPSG:代码]（例如 [EPSG:4326]），或省略以使用栅格的坐标参考系</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="47"/>
+        <source>{}: cannot read an extent from {!r}; use &apos;xmin,xmax,ymin,ymax [EPSG:code]&apos;</source>
+        <translation>{}：无法从 {!r} 读取范围；请使用 'xmin,xmax,ymin,ymax [EPSG:代码]'</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="49"/>
+        <source>given</source>
+        <translation>给定的</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="50"/>
+        <source>{}: the extent is in {}, but the raster has no CRS to transform it to; give the extent in the raster&apos;s coordinates without a CRS, or georeference the raster</source>
+        <translation>{}：范围位于 {}，但栅格没有可转换到的坐标参考系；请以栅格坐标给出不带坐标参考系的范围，或为栅格设置地理参考</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="54"/>
+        <source>{}: the extent cannot be transformed from {} to the raster&apos;s {} ({}); give it in the raster&apos;s CRS</source>
+        <translation>{}：范围无法从 {} 转换到栅格的 {}（{}）；请以栅格的坐标参考系给出</translation>
+    </message>
+    <message>
+        <location filename="../plugin/extent.py" line="57"/>
+        <source>in the raster&apos;s CRS ({})</source>
+        <translation>在栅格坐标参考系（{}）中的</translation>
     </message>
 </context>
 <context>
     <name>SegmentAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="27"/>
+        <location filename="../plugin/algorithms/segment.py" line="28"/>
         <source>Segment raster with an ONNX model</source>
         <translation>用 ONNX 模型分割栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="30"/>
+        <location filename="../plugin/algorithms/segment.py" line="31"/>
         <source>Classifies every pixel of a raster with an ONNX segmentation model: rsseg models (fine-tuned or cluster maps) and Deepness models alike.
 
 The raster is cut into overlapping tiles; overlapping class scores are averaged with smooth weights, so tile borders leave no seams. Reading, inference and writing overlap, and memory does not grow with the raster&apos;s size.
@@ -617,67 +672,67 @@ OUTPUT：类别栅格（uint8，255 = 无数据），带有模型的颜色和类
 CONFIDENCE：可选，float32 栅格，值为获胜类别的概率。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="47"/>
+        <location filename="../plugin/algorithms/segment.py" line="48"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="48"/>
+        <location filename="../plugin/algorithms/segment.py" line="49"/>
         <source>ONNX model</source>
         <translation>ONNX 模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="49"/>
+        <location filename="../plugin/algorithms/segment.py" line="50"/>
         <source>Extent (empty: whole raster)</source>
         <translation>范围（留空：整个栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="50"/>
+        <location filename="../plugin/algorithms/segment.py" line="51"/>
         <source>Bands (1-based, comma separated; empty: from the model)</source>
         <translation>波段（从 1 开始，逗号分隔；留空：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="52"/>
+        <location filename="../plugin/algorithms/segment.py" line="53"/>
         <source>Tile size in pixels (0: from the model)</source>
         <translation>瓦片大小（像元，0：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="55"/>
+        <location filename="../plugin/algorithms/segment.py" line="56"/>
         <source>Tile overlap in % (empty: from the model, else 15)</source>
         <translation>瓦片重叠 %（留空：取自模型，否则为 15）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="58"/>
+        <location filename="../plugin/algorithms/segment.py" line="59"/>
         <source>Batch size (0: automatic)</source>
         <translation>批大小（0：自动）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="62"/>
+        <location filename="../plugin/algorithms/segment.py" line="63"/>
         <source>CPU threads (0: all cores)</source>
         <translation>CPU 线程数（0：全部核心）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="66"/>
+        <location filename="../plugin/algorithms/segment.py" line="67"/>
         <source>Class map</source>
         <translation>类别图</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="67"/>
+        <location filename="../plugin/algorithms/segment.py" line="68"/>
         <source>Confidence (probability of the chosen class)</source>
         <translation>置信度（所选类别的概率）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="69"/>
+        <location filename="../plugin/algorithms/segment.py" line="70"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="104"/>
+        <location filename="../plugin/algorithms/segment.py" line="101"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="107"/>
+        <location filename="../plugin/algorithms/segment.py" line="104"/>
         <source>Execution provider: {}</source>
         <translation>执行提供程序：{}</translation>
     </message>

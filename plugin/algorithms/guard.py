@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingOutputLayerDefinition,
     QgsProperty,
 )
+from qgis.PyQt.QtCore import QCoreApplication
 
 TEMPORARY = ("", "TEMPORARY_OUTPUT")
 INPUT_TYPES = ("raster", "file", "multilayer", "layer", "vector", "source", "mesh", "pointcloud")
@@ -118,6 +119,6 @@ def check_written_outputs(alg, results) -> None:
             continue
         value = results.get(definition.name())
         if isinstance(value, str) and value and not os.path.exists(value):
-            raise QgsProcessingException(
-                f"{definition.name()}: {value} was reported as written but does not exist; nothing was saved there"
-            )
+            raise QgsProcessingException(QCoreApplication.translate(
+                "RssegAlgorithm", "{}: {} was reported as written but does not exist; nothing was saved there"
+            ).format(definition.name(), value))
