@@ -166,9 +166,13 @@ def value_range_from_normalization(offset: Sequence[float], scale: Sequence[floa
     return [[float(o) - stds * float(s), float(o) + stds * float(s)] for o, s in zip(offset, scale)]
 
 
-def sample_pixels(src, bands: Sequence[int], window=None, windows: int = 8, size: int = 256,
+def sample_pixels(src, bands: Sequence[int], window=None, windows: int = 8, size: int = 128,
                   seed: int = 0) -> np.ndarray:
-    """(bands, N) float64 valid pixels from a few random windows inside ``window`` (a rasterio Window or None)."""
+    """(bands, N) float64 valid pixels from a few random windows inside ``window`` (a rasterio Window or None).
+
+    Small on purpose (8 windows of 128 px: ~130 000 values): it runs before every segmentation,
+    whose memory must not depend on the raster's size.
+    """
     from rasterio.windows import Window
 
     row0, col0 = (int(window.row_off), int(window.col_off)) if window is not None else (0, 0)
@@ -179,9 +183,10 @@ def sample_pixels(src, bands: Sequence[int], window=None, windows: int = 8, size
     for _ in range(windows):
         row = row0 + int(rng.integers(0, height - h + 1))
         col = col0 + int(rng.integers(0, width - w + 1))
-        pixels = src.read(list(bands), window=Window(col, row, w, h), masked=True).astype(np.float64)
-        keep = ~np.ma.getmaskarray(pixels).any(axis=0) & np.isfinite(pixels.filled(np.nan)).all(axis=0)
-        chunks.append(pixels.filled(np.nan)[:, keep])
+        pixels = src.read(list(bands), window=Window(col, row, w, h), masked=True)
+        keep = ~np.ma.getmaskarray(pixels).any(axis=0)
+        values = np.asarray(pixels.data[:, keep], dtype=np.float64)
+        chunks.append(values[:, np.isfinite(values).all(axis=0)])
     return np.concatenate(chunks, axis=1) if chunks else np.zeros((len(bands), 0))
 
 
