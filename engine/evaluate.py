@@ -32,7 +32,7 @@ from rasterio.windows import Window
 from engine.atomic import atomic_write_text
 from engine.metrics import apply_mapping, confusion_matrix, match_clusters, scores_from_confusion
 from engine.progress import RunFeedback
-from engine.safeguards import csv_cell
+from engine.safeguards import csv_cell, open_raster
 
 PREDICTION_NODATA = 255   # what rsseg's segmentation writes where it had no valid input
 WINDOW = 512              # pixels per side of a read window: ~1 MB per band, any raster size
@@ -228,7 +228,7 @@ def accumulate_confusion(
     """
     feedback = feedback or RunFeedback()
     total = np.zeros((0, 0), dtype=np.int64)
-    with rasterio.open(prediction_path) as pred, rasterio.open(reference_path) as ref_src:
+    with open_raster(prediction_path, "PREDICTION") as pred, open_raster(reference_path, "REFERENCE") as ref_src:
         ref = _open_reference_on_grid(pred, ref_src, ignore_value)
         try:
             windows = list(_windows(pred.width, pred.height))
@@ -361,8 +361,8 @@ def table_text(result: EvaluationResult, as_json: bool = False) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["class_id", "class_name", "iou", "f1", "precision", "recall", "support"])
     for c in data["classes"]:
-        writer.writerow([c["id"], csv_cell(c["name"])] + [_csv_number(c[k]) for k in ("iou", "f1", "precision", "recall")]
-                        + [c["support"]])
+        scores = [_csv_number(c[k]) for k in ("iou", "f1", "precision", "recall")]
+        writer.writerow([c["id"], csv_cell(c["name"])] + scores + [c["support"]])
     writer.writerow([])
     writer.writerow(["metric", "value"])
     for key in ("miou", "overall_accuracy", "kappa", "pixels"):

@@ -96,6 +96,21 @@ def check_outputs_distinct(
                 )
 
 
+def check_outputs_writable(outputs: Mapping[str, PathLike | None]) -> None:
+    """Refuse, before any work, an output whose folder cannot be written (hours of training lost at the first save)."""
+    for name, path in outputs.items():
+        if path in (None, ""):
+            continue
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        while folder and not os.path.exists(folder):  # missing folders are made on writing
+            parent = os.path.dirname(folder)
+            folder = "" if parent == folder else parent
+        if folder and not os.path.isdir(folder):
+            raise ValueError(f"{name}: {folder} is a file, not a folder; choose an output path in a folder")
+        if folder and not os.access(folder, os.W_OK):
+            raise ValueError(f"{name}: cannot write in {folder}; choose a folder you can write to")
+
+
 # ----------------------------------------------------------------------------- checked opening
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()

@@ -28,7 +28,7 @@ import rasterio
 from .blending import StripBlender, TileCarry
 from .progress import RunFeedback
 from .raster_io import BLOCK, ClassRasterWriter, RasterReader, Region, check_writable, raster_region
-from .safeguards import check_model_input
+from .safeguards import check_model_input, open_raster
 from .session import CUDA_PROVIDER, ModelSession, cuda_free_bytes, gpu_batch, open_model
 from .tiling import ColumnBlock, TileGrid, carried_cols, column_blocks, computed_cols, make_grid
 
@@ -103,10 +103,7 @@ def segment_raster(
 
     # rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax as *bytes* (64 meant 64 bytes)
     with rasterio.Env(GDAL_CACHEMAX=OPEN_CACHE_MB * 2**20):
-        try:
-            src = rasterio.open(input_path)
-        except rasterio.RasterioIOError as exc:
-            raise ValueError(f"INPUT: GDAL cannot read {input_path} ({exc})") from None
+        src = open_raster(input_path, "INPUT")  # names INPUT and the file for empty, foreign or truncated files
         with src:
             chosen = resolve_bands(src.count, bands, model, feedback.log)
             region = raster_region(src, extent)

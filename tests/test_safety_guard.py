@@ -159,3 +159,15 @@ def test_cli_refuses_before_touching_anything(tmp_path, capsys, argv):
     err = capsys.readouterr().err
     assert "the same file as" in err or "cannot share a file" in err
     assert all(p.read_bytes() == b"precious" for p in files.values())
+
+
+def test_outputs_in_unwritable_places_are_refused_first(tmp_path, monkeypatch):
+    from engine.safeguards import check_outputs_writable
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="OUTPUT: .*a_file is a file, not a folder"):
+        check_outputs_writable({"OUTPUT": str(blocker / "sub" / "out.tif")})
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # tests may run as root, who can write anywhere
+    with pytest.raises(ValueError, match="OUTPUT_CHECKPOINT: cannot write in"):
+        check_outputs_writable({"OUTPUT_CHECKPOINT": str(tmp_path / "new" / "g.pt")})

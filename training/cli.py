@@ -243,12 +243,14 @@ def run_paths(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m training``; returns the exit status (0, 2 for bad input, 130 when cancelled)."""
     from engine.run_scope import RunScope
-    from engine.safeguards import check_outputs_distinct
+    from engine.safeguards import check_outputs_distinct, check_outputs_writable
 
     args = build_parser().parse_args(argv)
     feedback = cli_feedback()
     try:
-        check_outputs_distinct(*run_paths(args))
+        inputs, outputs = run_paths(args)
+        check_outputs_distinct(inputs, outputs)
+        check_outputs_writable(outputs)
         with RunScope(log=feedback.log):
             return args.handler(args, feedback)
     except Cancelled:

@@ -101,11 +101,12 @@ def run_paths(alg, parameters, context) -> tuple[dict[str, list[str]], dict[str,
 
 def check_run_paths(alg, parameters, context) -> None:
     """QgsProcessingException when an output of this run would overwrite an input or another output."""
-    from engine.safeguards import check_outputs_distinct
+    from engine.safeguards import check_outputs_distinct, check_outputs_writable
 
     inputs, outputs = run_paths(alg, parameters, context)
     try:
         check_outputs_distinct(inputs, outputs)
+        check_outputs_writable(outputs)
     except ValueError as exc:
         raise QgsProcessingException(str(exc)) from None
 
