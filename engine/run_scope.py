@@ -28,7 +28,6 @@ import signal
 import sys
 import tempfile
 import threading
-from typing import Callable
 
 TERMINATING_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 TEMP_PREFIX = "rsseg_run_"
@@ -42,8 +41,7 @@ _orphans: list[str] = []   # folders made outside any scope, removed at exit
 class RunScope:
     """Context manager: one temp folder and the stray temp files of one run, removed at exit."""
 
-    def __init__(self, log: Callable[[str], None] | None = None) -> None:
-        self.log = log
+    def __init__(self) -> None:
         self.folder: str | None = None
         self.temp_files: set[str] = set()
 

@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs, outputs = run_paths(args)
         check_outputs_distinct(inputs, outputs)
         check_outputs_writable(outputs)
-        with RunScope(log=feedback.log):
+        with RunScope():
             return args.handler(args, feedback)
     except Cancelled:
         feedback.log("cancelled; the last checkpoint was kept")

@@ -121,7 +121,7 @@ def _guarded(body):
         self._rsseg_in_run = True
         try:
             check_run_paths(self, parameters, context)
-            with RunScope(log=feedback.pushInfo if feedback is not None else None):
+            with RunScope():
                 try:
                     results = body(self, parameters, context, feedback)
                 except Cancelled:
