@@ -252,14 +252,36 @@ def check_value_range(
 
 
 # ----------------------------------------------------------------------------- training settings
-def check_training_settings(epochs: Any, learning_rate: Any) -> None:
-    """EPOCHS and LEARNING_RATE that would train nothing: refused before any work is done."""
-    if epochs is not None and (not isinstance(epochs, (int, np.integer)) or int(epochs) < 1):
-        raise ValueError(f"EPOCHS: must be at least 1, got {epochs}; a run without epochs writes no checkpoint")
-    if learning_rate is not None:
-        rate = float(learning_rate)
-        if not math.isfinite(rate) or rate <= 0:
-            raise ValueError(f"LEARNING_RATE: must be greater than 0, got {learning_rate}; with 0 nothing is learned")
+# config field -> smallest usable value (its parameter is the field in capitals), and why
+SETTING_MINIMUMS: dict[str, tuple[float, str]] = {
+    "epochs": (1, "a run without epochs writes no checkpoint"),
+    "batch_size": (1, "a batch holds at least one patch"),
+    "patch_size": (8, "a patch must be a few pixels wide"),
+    "patches_per_epoch": (0, "0 means about one pass over the imagery"),
+    "num_workers": (0, "0 reads patches in the main process"),
+    "weight_decay": (0.0, "0 switches it off"),
+    "warmup_steps": (0, "0 uses the warm-up fraction"),
+}
+
+
+def check_training_settings(config: Any) -> None:
+    """Settings of a training config that would train nothing (or crash in torch): refused up front.
+
+    EPOCHS < 1 used to report a checkpoint that was never written, LEARNING_RATE 0 trained
+    nothing without a word, and a negative NUM_WORKERS or WEIGHT_DECAY reached the user as
+    torch's own message without the parameter's name.
+    """
+    for field, (minimum, why) in SETTING_MINIMUMS.items():
+        value = getattr(config, field, None)
+        if value is None:
+            continue
+        if isinstance(minimum, int) and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise ValueError(f"{field.upper()}: expected a whole number, got {value!r}")
+        if not math.isfinite(float(value)) or value < minimum:
+            raise ValueError(f"{field.upper()}: must be at least {minimum}, got {value} ({why})")
+    rate = getattr(config, "learning_rate", None)
+    if rate is not None and not (math.isfinite(float(rate)) and float(rate) > 0):
+        raise ValueError(f"LEARNING_RATE: must be greater than 0, got {rate} (0 or less learns nothing)")
 
 
 # ----------------------------------------------------------------------------- what leaves the machine

@@ -106,14 +106,18 @@ def test_settings_that_train_nothing(qgis_app, tmp_path, algorithm, setting, val
     assert not output.exists()
 
 
-def test_cli_pretraining_settings(tmp_path, capsys):
+@pytest.mark.parametrize("method", ["grass", "sdcluster", "diffusion"])
+def test_cli_pretraining_settings(tmp_path, capsys, method):
+    """Settings torch would take silently (LR 0) or refuse in its own words (negative workers)."""
     from training.cli import EXIT_ERROR, main
 
     image, _ = write_scene(tmp_path, 64)
-    for option, value, name in (("--epochs", "0", "EPOCHS"), ("--learning-rate", "0", "LEARNING_RATE"),
-                                ("--learning-rate", "-1", "LEARNING_RATE")):
-        code = main(["pretrain", "grass", "--inputs", str(image), option, value, "--output", str(tmp_path / "g.pt")])
-        assert code == EXIT_ERROR and f"{name}: " in capsys.readouterr().err
+    for option, value in (("--epochs", "0"), ("--learning-rate", "0"), ("--learning-rate", "nan"),
+                          ("--batch-size", "0"), ("--num-workers", "-1"), ("--weight-decay", "-1"),
+                          ("--patches-per-epoch", "-4")):
+        code = main(["pretrain", method, "--inputs", str(image), option, value, "--output", str(tmp_path / "g.pt")])
+        name = option[2:].replace("-", "_").upper()
+        assert code == EXIT_ERROR and f"error: {name}: " in capsys.readouterr().err, option
     assert not (tmp_path / "g.pt").exists()
 
 

@@ -45,6 +45,6 @@ def pretrain(name: str, config, output, feedback=None, resume: bool = True):
     from engine.safeguards import check_training_settings
     from training.pretrain_loop import run_pretraining
 
-    check_training_settings(config.epochs, config.learning_rate)  # before any method-specific rule
+    check_training_settings(config)  # before any method-specific rule (GraSS blamed WARMUP_EPOCHS for EPOCHS 0)
     module = method_module(name)
     return run_pretraining(module.METHOD_CLASS, config, output, feedback=feedback, resume=resume)
