@@ -26,8 +26,8 @@ def temp_path_for(path: str | os.PathLike) -> str:
 
 
 def fsync_file(path: str | os.PathLike) -> None:
-    """Flush a closed file's data to disk."""
-    fd = os.open(os.fspath(path), os.O_RDONLY)
+    """Flush a closed file's data to disk (opened for writing: Windows' fsync needs it)."""
+    fd = os.open(os.fspath(path), os.O_RDWR | getattr(os, "O_BINARY", 0))
     try:
         os.fsync(fd)
     finally:
