@@ -112,10 +112,10 @@ class FinetuneAlgorithm(RssegAlgorithm):
             optional=True, createByDefault=False))
 
     def label_paths(self, parameters, context, images: list[str]) -> tuple[list[str], list[str]]:
-        from engine.run_scope import run_temp_dir
-
         """One label raster per image (vector labels rasterized onto each image) and class names
         found in a text class field."""
+        from engine.run_scope import run_temp_dir
+
         layer = self.parameterAsLayer(parameters, "LABELS", context)
         if layer is None:
             raise QgsProcessingException("LABELS: choose a class raster or a polygon layer")
