@@ -172,3 +172,20 @@ def test_outputs_in_unwritable_places_are_refused_first(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # tests may run as root, who can write anywhere
     with pytest.raises(ValueError, match="OUTPUT_CHECKPOINT: cannot write in"):
         check_outputs_writable({"OUTPUT_CHECKPOINT": str(tmp_path / "new" / "g.pt")})
+
+
+def test_qgis_process_output_onto_input_exits_non_zero(tmp_path):
+    """The issue's first case as a user meets it: exit 0 and a destroyed image before; now an error, image kept."""
+    import subprocess
+
+    from conftest import REPO
+
+    scene = write_geotiff(tmp_path / "scene.tif", (np.random.default_rng(0).random((4, 32, 32)) * 255).astype(np.uint8))
+    model = make_onnx_model(tmp_path / "m.onnx", np.eye(4))
+    before = _digest(scene)
+    env = {k: v for k, v in os.environ.items() if k != "QGIS_CUSTOM_CONFIG_PATH"}
+    result = subprocess.run([str(REPO / "scripts" / "qgis_process"), "run", "rsseg:segment", "--", f"INPUT={scene}",
+                             f"MODEL={model}", f"OUTPUT={scene}"], capture_output=True, text=True, timeout=180, env=env)
+    assert result.returncode != 0
+    assert "OUTPUT: " in result.stdout + result.stderr and "is the same file as INPUT" in result.stdout + result.stderr
+    assert _digest(scene) == before
