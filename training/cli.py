@@ -260,5 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return EXIT_ERROR
     except OSError as exc:  # disk full, no permission: the file and the reason, not a traceback
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr, flush=True)
         return EXIT_ERROR
