@@ -189,3 +189,15 @@ def test_qgis_process_output_onto_input_exits_non_zero(tmp_path):
     assert result.returncode != 0
     assert "OUTPUT: " in result.stdout + result.stderr and "is the same file as INPUT" in result.stdout + result.stderr
     assert _digest(scene) == before
+
+
+def test_nothing_is_reported_as_written_unless_it_exists(rsseg_provider, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    from plugin.algorithms.guard import check_written_outputs
+
+    alg = next(a for a in rsseg_provider.algorithms() if a.name() == "export_onnx")
+    (tmp_path / "m.onnx").write_bytes(b"model")
+    check_written_outputs(alg, {"OUTPUT_MODEL": str(tmp_path / "m.onnx")})
+    with pytest.raises(QgsProcessingException, match="OUTPUT_MODEL: .*missing.onnx was reported as written"):
+        check_written_outputs(alg, {"OUTPUT_MODEL": str(tmp_path / "missing.onnx")})
