@@ -75,6 +75,9 @@ class RunScope:
             files, self.temp_files = list(self.temp_files), set()
             folder, self.folder = self.folder, None
         for path in files:
+            if os.path.isdir(path):  # a temp folder beside an output (int8/fp16 exports)
+                shutil.rmtree(path, ignore_errors=True)
+                continue
             _remove(path)
             _remove(path + ".aux.xml")  # GDAL may have written statistics beside a temp raster
         if folder is not None:
@@ -101,7 +104,7 @@ def run_temp_dir() -> str:
 
 
 def register_temp(path: str) -> None:
-    """A temp file beside a target, to delete if the run dies before it is renamed."""
+    """A temp file (or folder) beside a target, to delete if the run dies before it is renamed."""
     with _lock:
         for scope in _scopes:
             scope.temp_files.add(os.path.abspath(path))

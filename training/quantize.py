@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path, atomic_write_with, commit
 from engine.metrics import scores_from_confusion
 from engine.model_card import ModelCard
 from engine.progress import RunFeedback
+from engine.run_scope import register_temp
 
 CALIBRATION_PATCHES = 32
 CHECK_PATCHES = 16
@@ -168,10 +170,8 @@ def quantize_model(fp32_path: str | os.PathLike, int8_path: str | os.PathLike, r
     patch_size = calibration[0].shape[-1]
     feedback.log(f"int8: calibrating on {len(calibration)} patches of {patch_size} px from {len(rasters)} raster(s)")
     target = Path(int8_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx.tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target) as tmp_name:  # engine/atomic.py: temp beside it, fsync, rename
+        tmp = Path(tmp_name)
         feedback.check_cancelled()
         quantize_file(fp32_path, tmp, calibration)
         feedback.check_cancelled()
@@ -181,9 +181,6 @@ def quantize_model(fp32_path: str | os.PathLike, int8_path: str | os.PathLike, r
         feedback.log(f"int8 check on {len(held_out)} held-out patches: {100 * agreement:.2f} % of pixels keep "
                      f"their fp32 class, mIoU {miou:.2f} % against the fp32 classes")
         _record(tmp, card, check)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return check
 
 
@@ -214,6 +211,7 @@ def export_quantized(write_fp32, onnx_path: str | os.PathLike, rasters: list[str
         raise ValueError("CALIBRATION: the checkpoint records no training rasters that still exist; "
                          "give rasters like the imagery to segment")
     with tempfile.TemporaryDirectory(prefix=".rsseg_int8_", dir=target.parent) as tmp:
+        register_temp(tmp)  # removed by the SIGTERM handler too (engine/run_scope.py)
         fp32 = write_fp32(Path(tmp) / "fp32.onnx")
         quantize_model(fp32, target, rasters, feedback=feedback)
     feedback.log(f"saved int8 model {target}")
@@ -234,15 +232,7 @@ def to_fp16(fp32_path: str | os.PathLike, fp16_path: str | os.PathLike) -> Path:
     half = convert_float_to_float16(model, keep_io_types=True, op_block_list=["Resize"])
     del half.metadata_props[:]
     half.metadata_props.extend(model.metadata_props)
-    target = Path(fp16_path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx.tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        onnx.save(half, tmp_name)
-        os.replace(tmp_name, target)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return target
+    return atomic_write_with(fp16_path, lambda tmp: onnx.save(half, tmp))
 
 
 def export_fp16(write_fp32, onnx_path: str | os.PathLike, feedback: RunFeedback | None = None,
@@ -252,11 +242,12 @@ def export_fp16(write_fp32, onnx_path: str | os.PathLike, feedback: RunFeedback 
     target = Path(onnx_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".rsseg_fp16_", dir=target.parent) as tmp:
+        register_temp(tmp)
         fp32 = write_fp32(Path(tmp) / "fp32.onnx")
         half = to_fp16(fp32, Path(tmp) / "fp16.onnx")
         if check:
             agreement, _ = compare_classes(fp32, half, check)
             feedback.log(f"fp16 check: {100 * agreement:.2f} % of pixels keep their fp32 class")
-        os.replace(half, target)
+        commit(half, target)
     feedback.log(f"saved fp16 model {target}")
     return target
