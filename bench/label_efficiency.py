@@ -51,7 +51,7 @@ import numpy as np
 
 from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, tile_pairs
 from bench.label_efficiency_report import write_markdown
-from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots
+from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL_POOL_TILES = (1, 3, 4, 5)
@@ -81,6 +81,7 @@ class Settings:
     finetune_batch: int = 8
     device: str = "cpu"
     threads: int = 2
+    available_only: bool = False         # use the snapshots already written; start no pretraining
     mode: str = "default"
 
 
@@ -134,6 +135,12 @@ def pretrain_all(s: Settings, work: Path) -> dict[str, dict[float, Path]]:
     """Snapshots (fraction -> checkpoint) of each method's pretraining run."""
     inputs = [str(DATA)]
     snapshots = {}
+    if s.available_only:
+        for method in s.methods:
+            found = {f: p for f, p in snapshot_paths(work / f"{method}.pt").items() if p.exists()}
+            snapshots[method] = found
+            log(f"{method}: snapshots available at {sorted(found)}")
+        return snapshots
     for method in s.methods:
         diffusion = method == "diffusion"
         values = dict(inputs=inputs, device=s.device, seed=0,
@@ -187,7 +194,10 @@ def probe_rows(s: Settings, snapshots: dict[str, dict[float, Path]], cache: Cach
     """Every probe row of the protocol, paired over ``probe_seeds``."""
     rows = []
     for method, variant, n, fraction in probe_units(s):
-        checkpoint = snapshots[method][fraction]
+        checkpoint = snapshots[method].get(fraction)
+        if checkpoint is None:
+            log(f"probe {method}/{variant} at {fraction:g}: no snapshot (run the pretraining to its end first)")
+            continue
         runs = [probe_seed(checkpoint, variant, n, seed, s, cache) for seed in s.probe_seeds]
         baseline = "same network at random init, BatchNorm recalibrated"
         rows.append(row(method, variant, "probe", n, fraction, baseline, runs, s.probe_seeds))
@@ -260,6 +270,9 @@ def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Pa
     steps = pilot_budget(s, work, cache)
     rows = []
     for method in s.methods:
+        if 1.0 not in snapshots[method]:
+            log(f"finetune {method}: no full-budget snapshot yet")
+            continue
         architecture, baseline_arch = FINETUNE_ROWS[method]
         for n in s.finetune_labels:
             runs = []
@@ -309,6 +322,10 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--probe-seeds", help="comma-separated seeds")
     p.add_argument("--finetune-seeds", help="comma-separated seeds")
     p.add_argument("--device", help="cpu (default), cuda or auto")
+    p.add_argument("--available-snapshots", action="store_true",
+                   help="read the pretraining snapshots already in the work folder, start no pretraining, "
+                        "and leave out the rows whose snapshot is missing (an interim reading)")
+    p.add_argument("--threads", type=int, help="torch threads (1 is faster when other jobs share the cores)")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
     p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
@@ -323,6 +340,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
             setattr(s, name, [kind(v.strip()) for v in text.split(",") if v.strip()])
     if args.device:
         s.device = args.device
+    if args.threads:
+        s.threads = args.threads
+    s.available_only = args.available_snapshots
     unknown = sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
     if unknown:
         p.error(f"unknown method or readout: {', '.join(unknown)}")
