@@ -185,12 +185,14 @@ def run_probe(config: ProbeConfig, feedback: RunFeedback | None = None) -> Probe
     if checkpoint:
         norm = Normalization(tuple(checkpoint.band_offset), tuple(checkpoint.band_scale))
         extractor = build_extractor(spec, config.output_stride, True, 0, config.timestep).to(device)
+        extractor.set_check(progress.check)
         pretrained_cms = _probe_network(extractor, items, norm, positions, num_classes, config, device, progress,
                                         recalibrate=config.recalibrate_pretrained)
         feedback.log("pretrained: mIoU " + ", ".join(f"{_miou(cm):.1f}" for cm in pretrained_cms))
     random_cms = []
     for seed in config.seeds:
         extractor = build_extractor(spec, config.output_stride, False, seed, config.timestep).to(device)
+        extractor.set_check(progress.check)
         channels = extractor.channels
         random_cms += _probe_network(extractor, items, random_norm, {seed: positions[seed]}, num_classes, config,
                                      device, progress, recalibrate=True)

@@ -72,6 +72,17 @@ class FeatureExtractor(nn.Module):
         self.channels = channels
         self.net.requires_grad_(False)
         self.net.eval()
+        self._check: Callable[[], None] = lambda: None
+        for module in self.net.modules():  # cancellation is polled at every conv, not once per tile
+            if isinstance(module, nn.Conv2d):
+                module.register_forward_pre_hook(self._poll)
+
+    def _poll(self, _module: nn.Module, _inputs: Any) -> None:
+        self._check()
+
+    def set_check(self, check: Callable[[], None]) -> None:
+        """Call ``check`` (e.g. a cancellation poll that raises) before every convolution."""
+        self._check = check
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
