@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from finetune_scene import write_scene
-from probe_scene import texture_arrays, write_texture_scene
+from probe_scene import texture_arrays
 
 from training.checkpoint import Checkpoint
 from training.data.rasters import compute_normalization, expand_inputs
@@ -291,3 +291,17 @@ def test_texture_scene_hides_the_class_from_pixel_statistics():
     stds = [image[0][labels == k].std() for k in range(3)]
     assert np.ptp(means) < 12 and np.ptp(stds) < 6, (means, stds)  # class-wise statistics alike
     assert set(np.unique(labels)) == {0, 1, 2}
+
+
+def test_command_line_probe_prints_and_writes_the_report(tmp_path, capsys):
+    from training.cli import main
+
+    config = _tiny_config(tmp_path)
+    code = main(["probe", "--images", config.images[0], "--labels", config.labels[0],
+                 "--test-images", config.test_images[0], "--test-labels", config.test_labels[0],
+                 "--seeds", "0", "--tile-size", "64", "--max-pixels-per-image", "200", "--device", "cpu",
+                 "--output-json", str(tmp_path / "probe.json")])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["random_values"] == json.loads((tmp_path / "probe.json").read_text())["random_values"]
+    assert main(["probe", "--images", config.images[0], "--output-stride", "4"]) == 2  # error named, no traceback
