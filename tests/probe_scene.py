@@ -26,8 +26,10 @@ def _blobs(shape: tuple[int, int], scale: float, rng: np.random.Generator) -> np
     return np.fft.irfft2(spectrum, s=shape)
 
 
-def texture_arrays(size: int = 256, cells: int = 4, seed: int = 0, bands: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """(bands, size, size) uint8 image and (size, size) uint8 labels 0..2."""
+def texture_arrays(size: int = 256, cells: int = 4, seed: int = 0, bands: int = 3,
+                   nuisance: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(bands, size, size) uint8 image and (size, size) uint8 labels 0..2; without
+    ``nuisance`` every region has the same brightness (125) and contrast (24)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     step = size / cells
@@ -49,13 +51,15 @@ def texture_arrays(size: int = 256, cells: int = 4, seed: int = 0, bands: int = 
             pattern = _blobs((size, size), 3.0, rng)
         values = pattern[inside]
         values = (values - values.mean()) / (values.std() + 1e-9)
-        grey[inside] = rng.uniform(90, 160) + rng.uniform(18, 30) * values
+        brightness, contrast = (rng.uniform(90, 160), rng.uniform(18, 30)) if nuisance else (125.0, 24.0)
+        grey[inside] = brightness + contrast * values
     image = np.stack([grey * rng.uniform(0.9, 1.1) for _ in range(bands)])
     return np.clip(image, 0, 255).round().astype(np.uint8), labels
 
 
-def write_texture_scene(folder: Path, name: str, size: int = 256, cells: int = 4, seed: int = 0) -> tuple[Path, Path]:
+def write_texture_scene(folder: Path, name: str, size: int = 256, cells: int = 4, seed: int = 0,
+                        nuisance: bool = True) -> tuple[Path, Path]:
     """``<name>.tif`` and ``<name>_labels.tif`` in ``folder``."""
-    image, labels = texture_arrays(size, cells, seed)
+    image, labels = texture_arrays(size, cells, seed, nuisance=nuisance)
     folder.mkdir(parents=True, exist_ok=True)
     return write_geotiff(folder / f"{name}.tif", image), write_geotiff(folder / f"{name}_labels.tif", labels)

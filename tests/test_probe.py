@@ -146,6 +146,10 @@ def test_extractors_of_every_checkpoint_kind(tmp_path):
         assert extractor(x).shape == (1, 896, 8, 12)
     with pytest.raises(ValueError, match="SDCLUSTER_STATE"):
         spec_from_checkpoint(sdc, "both")
+    both = Checkpoint("sdcluster", {"backbone": "resnet18"}, [1, 2, 3], [0.0] * 3, [1.0] * 3, {},
+                      encoder_state=teacher.state_dict(),
+                      extra_state={"teacher_encoder": teacher.state_dict(), "student_encoder": student.state_dict()})
+    assert torch.equal(spec_from_checkpoint(both, "student").state["stem.0.weight"], student.stem[0].weight)
 
     spec = DenoiserSpec(in_channels=3, base_channels=8, channel_mults=[1, 2, 2, 2, 2, 2], attention_levels=[])
     diffusion = Checkpoint("diffusion", {}, [1, 2, 3], [0.0] * 3, [1.0] * 3, {},

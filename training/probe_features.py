@@ -112,9 +112,9 @@ def spec_from_checkpoint(checkpoint: Checkpoint, sdcluster_state: str = "teacher
         if method == "sdcluster":
             if sdcluster_state not in SDCLUSTER_STATES:
                 raise ValueError(f"SDCLUSTER_STATE: use teacher or student, got {sdcluster_state!r}")
-            state = _sub_state(checkpoint.model_state, f"{sdcluster_state}.encoder.") or None
-            if state is None and sdcluster_state == "student":
-                state = checkpoint.encoder_state
+            # both encoders are in extra_state (newer checkpoints) and in the whole module's state
+            state = ((checkpoint.extra_state or {}).get(f"{sdcluster_state}_encoder")
+                     or _sub_state(checkpoint.model_state, f"{sdcluster_state}.encoder.") or None)
             what = f"{sdcluster_state} encoder"
         if not state:
             raise ValueError(f"CHECKPOINT: this {method} checkpoint holds no {what} weights; pretrain again")
