@@ -87,7 +87,7 @@ class ProbeAlgorithm(RssegAlgorithm):
         )
 
     def initAlgorithm(self, config=None):
-        from training.probe import ProbeConfig
+        from training.probe_config import ProbeConfig
 
         d = ProbeConfig()
         integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
@@ -182,7 +182,7 @@ class ProbeAlgorithm(RssegAlgorithm):
 
     def build_config(self, parameters, context):
         """The ProbeConfig the form describes."""
-        from training.probe import ProbeConfig
+        from training.probe_config import ProbeConfig
 
         images = raster_layers_paths(self.parameterAsLayerList(parameters, self.INPUT_IMAGES, context),
                                      self.INPUT_IMAGES)
