@@ -562,6 +562,195 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
     </message>
 </context>
 <context>
+    <name>ProbeAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="67"/>
+        <source>Probe a pretrained model (linear probe vs random init)</source>
+        <translation>探测预训练模型（线性探测对比随机初始化）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="70"/>
+        <source>Tells in a few minutes whether pretraining learned anything, before hours of fine-tuning.
+
+The network in CHECKPOINT (a GraSS or SDCluster pretraining, a diffusion pretraining, or a fine-tuned model) is frozen; a linear pixel classifier is fitted on its features over the labelled INPUT_IMAGES and scored (mIoU) on TEST_IMAGES. The same is done with the same network at random initialisation, its BatchNorm statistics recalibrated on your images. Each seed in SEEDS draws another random network and another sample of labelled pixels, the same for both networks.
+
+How to read the result: DELTA is the mean, over the seeds, of pretrained minus random-init mIoU, and DELTA_SE its standard error. Pretraining learned something useful when DELTA is clearly above 0 and above twice its standard error. A DELTA near 0 means the features are no better than random ones: pretrain longer or check the pretraining log; a negative DELTA means they are worse.
+
+LABELS: one class raster per image (in the same order), one class raster for all images, or one polygon layer with its class in LABEL_FIELD. Without TEST_IMAGES, the bottom quarter (HOLDOUT_FRACTION) of every image is scored and the rest fitted.
+
+Outputs: an HTML report, an optional JSON file with the same numbers, and MIOU, RANDOM_MIOU, DELTA and DELTA_SE as numbers for models. Images are read whole: use a few images of up to a few thousand pixels per side.</source>
+        <translation>几分钟内判断预训练是否学到了东西，免得白花几个小时做微调。
+
+CHECKPOINT 中的网络（GraSS 或 SDCluster 预训练、扩散预训练，或已微调的模型）被冻结；在其特征上用已标注的 INPUT_IMAGES 拟合一个线性像素分类器，并在 TEST_IMAGES 上评分（mIoU）。对随机初始化的同一网络做同样的事，其 BatchNorm 统计量在您的影像上重新校准。SEEDS 中的每个种子抽取另一个随机网络和另一组已标注像素，两个网络使用相同的像素。
+
+如何解读结果：DELTA 是各种子上“预训练 mIoU 减随机初始化 mIoU”的平均值，DELTA_SE 是其标准误。当 DELTA 明显大于 0 且大于两倍标准误时，说明预训练学到了有用的东西。DELTA 接近 0 表示特征并不比随机特征好：请延长预训练或检查预训练日志；DELTA 为负表示更差。
+
+LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用一个类别栅格，或一个面图层（类别在 LABEL_FIELD 中）。未给出 TEST_IMAGES 时，每幅影像底部四分之一（HOLDOUT_FRACTION）用于评分，其余部分用于拟合。
+
+输出：HTML 报告、可选的含相同数值的 JSON 文件，以及供模型使用的数值 MIOU、RANDOM_MIOU、DELTA 和 DELTA_SE。影像会被整幅读入：请使用少量、每边不超过几千像素的影像。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="94"/>
+        <source>Checkpoint to probe (empty = random init only)</source>
+        <translation>要探测的检查点（留空 = 仅随机初始化）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="96"/>
+        <source>Labelled training images</source>
+        <translation>已标注的训练影像</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="98"/>
+        <source>Labels (class rasters, or one polygon layer)</source>
+        <translation>标注（类别栅格，或一个面图层）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="100"/>
+        <source>Class field (polygon labels)</source>
+        <translation>类别字段（面标注）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="102"/>
+        <source>Test images (empty = hold out part of each image)</source>
+        <translation>测试影像（留空 = 从每幅影像中留出一部分）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="105"/>
+        <source>Test labels (class rasters, or one polygon layer)</source>
+        <translation>测试标注（类别栅格，或一个面图层）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="108"/>
+        <source>Seeds (comma separated)</source>
+        <translation>随机种子（逗号分隔）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="110"/>
+        <source>Output stride of the features</source>
+        <translation>特征的输出步幅</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="115"/>
+        <source>Bands (1-based, comma separated; empty = the checkpoint&apos;s)</source>
+        <translation>波段（从 1 开始，逗号分隔；留空 = 检查点的波段）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="117"/>
+        <source>Labelled pixels fitted per image</source>
+        <translation>每幅影像用于拟合的已标注像素数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="119"/>
+        <source>Share of rows scored (no test images)</source>
+        <translation>用于评分的行比例（无测试影像时）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="121"/>
+        <source>SDCluster network probed</source>
+        <translation>探测的 SDCluster 网络</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="124"/>
+        <source>Diffusion: noise step of the denoiser features</source>
+        <translation>扩散：去噪器特征的噪声步</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="126"/>
+        <source>Backbone (no checkpoint only)</source>
+        <translation>骨干网络（仅在无检查点时）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="128"/>
+        <source>Recalibrate the pretrained network&apos;s BatchNorm too</source>
+        <translation>同时重新校准预训练网络的 BatchNorm</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="135"/>
+        <source>Report</source>
+        <translation>报告</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="137"/>
+        <source>Numbers (JSON)</source>
+        <translation>数值（JSON）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="140"/>
+        <source>Pretrained mIoU (%)</source>
+        <translation>预训练 mIoU（%）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="141"/>
+        <source>Random-init mIoU (%)</source>
+        <translation>随机初始化 mIoU（%）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="142"/>
+        <source>Difference, pretrained minus random (mIoU points)</source>
+        <translation>差值，预训练减随机（mIoU 点）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="144"/>
+        <source>Standard error of the difference</source>
+        <translation>差值的标准误</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="152"/>
+        <source>SEEDS: expected integers such as &apos;0,1,2,3,4&apos;, got {}</source>
+        <translation>SEEDS：应为整数，例如 “0,1,2,3,4”，实际为 {}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="155"/>
+        <source>SEEDS: give at least one seed, e.g. 0,1,2,3,4</source>
+        <translation>SEEDS：至少给出一个种子，例如 0,1,2,3,4</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="173"/>
+        <source>{}: choose class rasters or a polygon layer</source>
+        <translation>{}：请选择类别栅格或一个面图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="167"/>
+        <source>{}: give one polygon layer, not several layers</source>
+        <translation>{}：请只给一个面图层，而不是多个图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="178"/>
+        <source>{}: {} label rasters for {} images; give one per image (same order) or one for all</source>
+        <translation>{}：{} 个标注栅格对应 {} 幅影像；请为每幅影像给一个（顺序相同），或所有影像共用一个</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="192"/>
+        <source>TEST_LABELS: given without TEST_IMAGES; add the test images</source>
+        <translation>TEST_LABELS：给出了标注但没有 TEST_IMAGES；请添加测试影像</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="223"/>
+        <source>OUTPUT_JSON: use a .json file name, got {}</source>
+        <translation>OUTPUT_JSON：请使用 .json 文件名，实际为 {}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="227"/>
+        <source>cancelled; no report written</source>
+        <translation>已取消；未写出报告</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="233"/>
+        <source>pretrained mIoU {:.1f}, random init {:.1f}: DELTA {:+.1f} (standard error {})</source>
+        <translation>预训练 mIoU {:.1f}，随机初始化 {:.1f}：DELTA {:+.1f}（标准误 {}）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="237"/>
+        <source>random init mIoU {:.1f} (no checkpoint given)</source>
+        <translation>随机初始化 mIoU {:.1f}（未给出检查点）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/probe.py" line="238"/>
+        <source>Report: {}</source>
+        <translation>报告：{}</translation>
+    </message>
+</context>
+<context>
     <name>RssegAlgorithm</name>
     <message>
         <location filename="../plugin/algorithms/base.py" line="22"/>
@@ -594,7 +783,7 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
         <translation>已取消：运行已停止</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/guard.py" line="122"/>
+        <location filename="../plugin/algorithms/guard.py" line="123"/>
         <source>{}: {} was reported as written but does not exist; nothing was saved there</source>
         <translation>{}：{} 被报告为已写入，但并不存在；该处没有保存任何内容</translation>
     </message>

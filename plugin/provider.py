@@ -23,6 +23,7 @@ ALGORITHMS: tuple[tuple[str, str], ...] = (
     ("finetune", "FinetuneAlgorithm"),
     ("export_onnx", "ExportOnnxAlgorithm"),
     ("evaluate", "EvaluateAlgorithm"),
+    ("probe", "ProbeAlgorithm"),
     ("pretrain_grass", "PretrainGrassAlgorithm"),
     ("pretrain_sdcluster", "PretrainSdclusterAlgorithm"),
     ("cluster_map", "ClusterMapAlgorithm"),

@@ -1,4 +1,4 @@
-"""Command line: ``python -m training {finetune, export, pretrain <method>} ...``.
+"""Command line: ``python -m training {finetune, export, pretrain <method>, probe} ...``.
 
 Options are generated from the config dataclasses (``--field-name`` per field, lists
 comma-separated, booleans as ``--flag/--no-flag``), so a field a method adds to its config
@@ -210,17 +210,47 @@ def _run_pretrain(args: argparse.Namespace, feedback: RunFeedback) -> int:
     return 0
 
 
+def _probe_parser(sub) -> None:
+    from training.probe import ProbeConfig
+
+    p = sub.add_parser(
+        "probe", help="linear probe of a checkpoint's frozen features vs the same network at random init",
+        description="Fit a linear pixel classifier on frozen features of --checkpoint and of the same network at "
+                    "random init (BatchNorm recalibrated), score mIoU on the test images, paired over seeds. "
+                    "Prints the result as JSON.",
+    )
+    names = add_dataclass_options(p, ProbeConfig)
+    p.add_argument("--output-html", default="", help="HTML report to write")
+    p.add_argument("--output-json", default="", help="JSON report to write")
+    p.set_defaults(handler=_run_probe, field_names=names)
+
+
+def _run_probe(args: argparse.Namespace, feedback: RunFeedback) -> int:
+    import json
+
+    from training.probe import ProbeConfig, run_probe
+    from training.probe_report import write_probe_report
+
+    result = run_probe(config_from_args(ProbeConfig, args, args.field_names), feedback=feedback)
+    write_probe_report(result, args.output_html or None, args.output_json or None)
+    summary = {k: v for k, v in result.to_json().items() if k != "config"}
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m training`` parser with its finetune, export and pretrain commands."""
+    """The ``python -m training`` parser with every command."""
     parser = argparse.ArgumentParser(
         prog="python -m training",
-        description="rsseg training: self-supervised pretraining, supervised fine-tuning and ONNX export. "
+        description="rsseg training: self-supervised pretraining, supervised fine-tuning, ONNX export and the "
+                    "linear probe. "
                     "Runs under 'torchrun --nproc_per_node N' too.",
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     _pretrain_parser(sub)
     _finetune_parser(sub)
     _export_parser(sub)
+    _probe_parser(sub)
     return parser
 
 
@@ -237,6 +267,10 @@ def run_paths(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]
         return {"checkpoint": args.checkpoint, "--calibration": calibration}, {"output": args.output}
     if args.command == "pretrain" and hasattr(args, "inputs"):
         return {"--inputs": args.inputs}, {"--output": args.output}
+    if args.command == "probe":
+        inputs = {"--checkpoint": args.checkpoint, "--images": args.images, "--labels": args.labels,
+                  "--test-images": args.test_images, "--test-labels": args.test_labels}
+        return inputs, {"--output-html": args.output_html, "--output-json": args.output_json}
     return {}, {}
 
 
