@@ -2,32 +2,35 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 from qgis.core import (
     QgsProcessingException,
-    QgsProcessingOutputString,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
 )
 
-from ..extent import extent_in_layer_crs
-from ..layers import raster_layer_path
-from ..styling import style_on_load
-from .base import RssegAlgorithm, run_feedback
+from .map_base import MapAlgorithm
 
 BRANCHES = ["from the checkpoint", "teacher", "student"]
 
 
-class ClusterMapAlgorithm(RssegAlgorithm):
+class ClusterMapAlgorithm(MapAlgorithm):
+    """Unsupervised map from an SDCluster checkpoint or its cluster model, with polygons and areas."""
+
     algorithm_name = "cluster_map"
     group_key = "inference"
     requires = ("onnxruntime", "rasterio")
+
+    CHECKPOINT = "CHECKPOINT"
+    CLUSTERS = "CLUSTERS"
+    TILE_SIZE = "TILE_SIZE"
+    BRANCH = "BRANCH"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Cluster map (unsupervised land cover from SDCluster)")
@@ -51,87 +54,89 @@ class ClusterMapAlgorithm(RssegAlgorithm):
             "OUTPUT_MODEL: optionally keep the exported cluster model (.onnx) to run it again with rsseg:segment "
             "or Deepness.\n"
             "Score it against a reference with rsseg:evaluate, MODE clusters (clusters are matched to classes)."
-        )
+        ) + "\n" + self.map_help()
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.addParameter(QgsProcessingParameterFile(
-            "CHECKPOINT", self.tr("SDCluster checkpoint (.pt) or cluster model (.onnx)"),
+            self.CHECKPOINT, self.tr("SDCluster checkpoint (.pt) or cluster model (.onnx)"),
             fileFilter="SDCluster checkpoint or cluster model (*.pt *.onnx)"))
-        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Input raster")))
-        self.addParameter(QgsProcessingParameterExtent("EXTENT", self.tr("Extent (empty: whole raster)"), optional=True))
+        self.add_input_parameters()
         self.addParameter(QgsProcessingParameterNumber(
-            "CLUSTERS", self.tr("Number of clusters (0: one per prototype used)"), QgsProcessingParameterNumber.Integer,
-            defaultValue=0, minValue=0, maxValue=255))
+            self.CLUSTERS, self.tr("Number of clusters (0: one per prototype used)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0, maxValue=255))
         self.addParameter(QgsProcessingParameterNumber(
-            "TILE_SIZE", self.tr("Tile size in pixels (0: from the model)"), QgsProcessingParameterNumber.Integer,
+            self.TILE_SIZE, self.tr("Tile size in pixels (0: from the model)"), QgsProcessingParameterNumber.Integer,
             defaultValue=0, minValue=0))
         self.add_device_parameter()
-        branch = QgsProcessingParameterEnum("BRANCH", self.tr("Network"), options=BRANCHES, defaultValue=0)
+        branch = QgsProcessingParameterEnum(self.BRANCH, self.tr("Network"), options=BRANCHES, defaultValue=0)
         branch.setFlags(branch.flags() | branch.FlagAdvanced)
         self.addParameter(branch)
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", self.tr("Cluster map")))
+        self.add_grid_parameters()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cluster map")))
         self.addParameter(QgsProcessingParameterFileDestination(
-            "OUTPUT_MODEL", self.tr("Keep the cluster model (.onnx)"), fileFilter="ONNX model (*.onnx)",
+            self.OUTPUT_MODEL, self.tr("Keep the cluster model (.onnx)"), fileFilter="ONNX model (*.onnx)",
             optional=True, createByDefault=False))
-        self.addOutput(QgsProcessingOutputString("PROVIDER", self.tr("Execution provider used")))
+        self.add_product_parameters()
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.check_dependencies()
-        from engine.progress import Cancelled
-        from engine.run_scope import run_temp_dir
+        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
+        if not checkpoint or not os.path.isfile(checkpoint):
+            raise QgsProcessingException(self.tr(
+                "CHECKPOINT: {!r} is not a file; choose an SDCluster .pt or .onnx").format(checkpoint))
+        is_onnx = checkpoint.lower().endswith(".onnx")
+        if not is_onnx:
+            self.check_torch()
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        keep_model = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context) or None
+        segment = self.cluster_segmenter(parameters, context, feedback, checkpoint, output, keep_model)
+        card_cm = None
+        if is_onnx:
+            from engine.maps import read_model_card
+
+            try:
+                card_cm = read_model_card(checkpoint).resolution_cm
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from None
+        result = self.run_map(parameters, context, feedback, segment, card_cm)
+        names = result.segment.class_names
+        feedback.pushInfo(self.tr("{} clusters: {}").format(len(names), ", ".join(names)))
+        self.log_areas(feedback, result)
+        outputs = self.map_results(parameters, context, result, output)
+        if keep_model:
+            outputs[self.OUTPUT_MODEL] = keep_model
+        return outputs
+
+    def cluster_segmenter(self, parameters, context, feedback, checkpoint: str, output: str, keep_model: str | None):
+        """The segment step of engine.maps: export the cluster model (for a .pt) on the run's grid, then segment."""
         from engine.segment import segment_raster
 
-        checkpoint = self.parameterAsFile(parameters, "CHECKPOINT", context)
-        if not checkpoint or not os.path.isfile(checkpoint):
-            raise QgsProcessingException(f"CHECKPOINT: {checkpoint!r} is not a file; choose an SDCluster .pt or .onnx")
-        layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
-        input_path = raster_layer_path(layer, "INPUT")
-        extent = extent_in_layer_crs(self, parameters, context, layer, "EXTENT")
-        clusters = self.parameterAsInt(parameters, "CLUSTERS", context)
-        tile_size = self.parameterAsInt(parameters, "TILE_SIZE", context)
-        branch = BRANCHES[self.parameterAsEnum(parameters, "BRANCH", context)]
-        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        keep_model = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context) or None
-        run = run_feedback(feedback)
+        clusters = self.parameterAsInt(parameters, self.CLUSTERS, context)
+        tile_size = self.parameterAsInt(parameters, self.TILE_SIZE, context)
+        branch = BRANCHES[self.parameterAsEnum(parameters, self.BRANCH, context)]
+        device = self.device_choice(parameters, context)
 
-        workdir = None
-        try:
+        def segment(path, extent, confidence_path, run):
             if checkpoint.lower().endswith(".onnx"):
                 if clusters:
                     feedback.pushWarning(self.tr("CLUSTERS is ignored: the .onnx cluster model fixes its clusters"))
-                model_path = checkpoint
-            else:
-                self.check_torch()
-                from training.methods.sdcluster_export import export_cluster_model
+                return segment_raster(path, checkpoint, output, extent=extent, tile_size=tile_size, device=device,
+                                      confidence_path=confidence_path, feedback=run)
+            from training.methods.sdcluster_export import export_cluster_model
 
-                if keep_model:
-                    model_path = keep_model
-                else:
-                    workdir = tempfile.mkdtemp(prefix="rsseg_clusters_", dir=run_temp_dir())
-                    model_path = os.path.join(workdir, "clusters.onnx")
-                export_cluster_model(
-                    checkpoint, model_path, clusters=clusters, usage_raster=input_path,
-                    branch=None if branch == BRANCHES[0] else branch, tile_size=tile_size or None, feedback=run,
-                )
-            result = segment_raster(
-                input_path, model_path, output, extent=extent, tile_size=tile_size,
-                device=self.device_choice(parameters, context), feedback=run,
-            )
-        except Cancelled:
-            raise QgsProcessingException(self.tr("Cancelled: no output was written")) from None
-        except ValueError as exc:  # our messages name the parameter and the fix
-            raise QgsProcessingException(str(exc)) from None
-        finally:
-            if workdir is not None:
-                for name in os.listdir(workdir):
-                    os.remove(os.path.join(workdir, name))
-                os.rmdir(workdir)
-        feedback.pushInfo(self.tr("{} clusters: {}").format(len(result.class_names), ", ".join(result.class_names)))
-        style_on_load(context, output, result.class_names, result.class_colors)
-        outputs = {"OUTPUT": output, "PROVIDER": result.provider}
-        if keep_model:
-            outputs["OUTPUT_MODEL"] = keep_model
-        return outputs
+            workdir = None if keep_model else tempfile.mkdtemp(prefix="rsseg_clusters_")
+            model_path = keep_model or os.path.join(workdir, "clusters.onnx")
+            try:
+                export_cluster_model(checkpoint, model_path, clusters=clusters, usage_raster=path,
+                                     branch=None if branch == BRANCHES[0] else branch, tile_size=tile_size or None,
+                                     feedback=run)
+                return segment_raster(path, model_path, output, extent=extent, tile_size=tile_size, device=device,
+                                      confidence_path=confidence_path, feedback=run)
+            finally:
+                if workdir is not None:
+                    shutil.rmtree(workdir, ignore_errors=True)
+
+        return segment
 
     def check_torch(self) -> None:
         """A .pt checkpoint is exported with torch first; say what to install when it is missing."""
