@@ -139,10 +139,10 @@ def plan_grid(input_path: str, extent: tuple[float, float, float, float] | None,
         kept = f" ({why} {target:g} cm/px is within {tolerance:.0%})" if target else f" ({why})"
         return GridPlan(input_path, extent, False, native, native, crs_label(srs),
                         f"native grid: {native:.3g} cm/px in {crs_label(srs)}{kept}")
-    run_cm = target if resample else native
+    run_cm = target if target is not None else native  # warped anyway: straight onto the target
     path = os.path.join(workdir, "input_on_model_grid.vrt")
     _warp(dataset, path, srs, dst, run_cm / 100.0 / (dst.GetLinearUnits() or 1.0), extent, downsample=run_cm > native)
-    reason = why if resample else "native resolution"
+    reason = why if target is not None else "native resolution"
     message = (f"resampled on the fly: {native:.3g} cm/px in {crs_label(srs)} -> {run_cm:.3g} cm/px in "
                f"{crs_label(dst)} ({reason}"
                + ("; degrees/Mercator are processed in the local UTM zone" if metric else "")

@@ -28,6 +28,7 @@ import math
 import os
 import shutil
 import tempfile
+import traceback
 import uuid
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from .areas import ROWS_PER_READ, row_areas_m2, spatial_ref
-from .progress import RunFeedback
+from .progress import Cancelled, RunFeedback
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -90,24 +91,36 @@ def vectorize_classes(class_path: str, vector_path: str, class_names: list[str],
     cache = gdal.GetCacheMax()
     gdal.SetCacheMax(GDAL_CACHE_BYTES)  # GDAL's default (5 % of RAM) would grow with the raster
     try:
-        source = gdal.Open(class_path)
-        areas = row_areas_m2(source, feedback.log)
-        threshold = min_area_pixels(min_area_m2, float(areas[len(areas) // 2]))
-        classes = _sieved(source, threshold, workdir, feedback) if threshold > 1 else source
-        regions_ds = _polygonize(classes, workdir, feedback)
-        layer = regions_ds.GetLayer(0)
-        count = layer.GetFeatureCount()
-        max_id = _max_fid(regions_ds)
-        merged = f" after merging regions under {threshold} pixels" if threshold > 1 else ""
-        feedback.log(f"{count} polygons{merged}")
-        ids = _rasterize_ids(classes, layer, workdir, feedback)
-        area, confidence = _region_sums(ids, areas, confidence_path, max_id, feedback)
-        ids = classes = source = None
-        _write_features(layer, vector_path, driver, class_names, area, confidence, simplify, feedback)
-        regions_ds = None
+        return _vectorize_in(workdir, class_path, vector_path, driver, class_names, confidence_path,
+                             min_area_m2, simplify, feedback)
+    except BaseException as exc:
+        # the traceback's frames hold the temporary datasets: close them before their folder goes
+        traceback.clear_frames(exc.__traceback__)
+        if isinstance(exc, RuntimeError) and feedback.is_cancelled():  # GDAL's "User terminated"
+            raise Cancelled("cancelled by the user") from None
+        raise
     finally:
         gdal.SetCacheMax(cache)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _vectorize_in(workdir: str, class_path: str, vector_path: str, driver: str, class_names: list[str],
+                  confidence_path: str | None, min_area_m2: float, simplify: float,
+                  feedback: RunFeedback) -> VectorResult:
+    """The five steps of the module doc, with temporary files in ``workdir``."""
+    source = gdal.Open(class_path)
+    areas = row_areas_m2(source, feedback.log)
+    threshold = min_area_pixels(min_area_m2, float(areas[len(areas) // 2]))
+    classes = _sieved(source, threshold, workdir, feedback) if threshold > 1 else source
+    regions = _polygonize(classes, workdir, feedback)
+    layer = regions.GetLayer(0)
+    count = layer.GetFeatureCount()
+    merged = f" after merging regions under {threshold} pixels" if threshold > 1 else ""
+    feedback.log(f"{count} polygons{merged}")
+    ids = _rasterize_ids(classes, layer, workdir, feedback)
+    area, confidence = _region_sums(ids, areas, confidence_path, _max_fid(regions), feedback)
+    ids = classes = source = None
+    _write_features(layer, vector_path, driver, class_names, area, confidence, simplify, feedback)
     return VectorResult(vector_path, count, threshold, simplify)
 
 
