@@ -27,7 +27,12 @@ from .progress import RunFeedback
 
 gdal.UseExceptions()
 
-ROWS_PER_READ = 256
+READ_PIXELS = 2**21            # pixels per read of a streaming pass: memory bounded whatever the width
+
+
+def rows_per_read(width: int) -> int:
+    """Rows read at once by the streaming passes (about READ_PIXELS pixels, at least one row)."""
+    return max(1, min(256, READ_PIXELS // max(width, 1)))
 CSV_FIELDS = ("class_id", "class_name", "pixels", "area_m2", "percent")
 
 
@@ -115,9 +120,10 @@ def class_area_statistics(class_path: str, class_names: list[str],
     pixels = np.zeros(size, np.int64)
     area = np.zeros(size, np.float64)
     height, width = dataset.RasterYSize, dataset.RasterXSize
-    for row in range(0, height, ROWS_PER_READ):
+    step = rows_per_read(width)
+    for row in range(0, height, step):
         feedback.check_cancelled()
-        rows = min(ROWS_PER_READ, height - row)
+        rows = min(step, height - row)
         values = band.ReadAsArray(0, row, width, rows).astype(np.int64, copy=False)
         valid = values != nodata if nodata is not None else np.ones(values.shape, bool)
         ids = values[valid]

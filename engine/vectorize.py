@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal, ogr
 
-from .areas import ROWS_PER_READ, row_areas_m2, spatial_ref
+from .areas import row_areas_m2, rows_per_read, spatial_ref
 from .progress import Cancelled, RunFeedback
 
 gdal.UseExceptions()
@@ -197,9 +197,10 @@ def _region_sums(ids, areas: np.ndarray, confidence_path: str | None, max_id: in
     pixels = np.zeros(size, np.float64)
     conf_sum = np.zeros(size, np.float64)
     height, width = ids.RasterYSize, ids.RasterXSize
-    for row in range(0, height, ROWS_PER_READ):
+    step = rows_per_read(width)
+    for row in range(0, height, step):
         feedback.check_cancelled()
-        rows = min(ROWS_PER_READ, height - row)
+        rows = min(step, height - row)
         rid = band.ReadAsArray(0, row, width, rows).ravel()
         weights = np.repeat(areas[row:row + rows], width)
         area += np.bincount(rid, weights=weights, minlength=size)[:size]

@@ -4,12 +4,12 @@
 <context>
     <name>ClusterMapAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="33"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="36"/>
         <source>Cluster map (unsupervised land cover from SDCluster)</source>
         <translation>聚类图（基于 SDCluster 的无监督土地覆盖）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="36"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="39"/>
         <source>Maps the clusters an SDCluster model has learned: every pixel gets the cluster (prototype) it is most similar to. No labels are needed; use it to judge a pretrained model before fine-tuning, or as an unsupervised land-cover map whose clusters you name yourself.
 
 CHECKPOINT: an SDCluster checkpoint (.pt from rsseg:pretrain_sdcluster) or a cluster model (.onnx) exported by this algorithm before (then CLUSTERS and BRANCH are already fixed in it).
@@ -30,64 +30,49 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
 可用 rsseg:evaluate（MODE 为 clusters，聚类会先与类别匹配）将其与参考数据比较评分。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="57"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
         <source>SDCluster checkpoint (.pt) or cluster model (.onnx)</source>
         <translation>SDCluster 检查点（.pt）或聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="60"/>
-        <source>Input raster</source>
-        <translation>输入栅格</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="61"/>
-        <source>Extent (empty: whole raster)</source>
-        <translation>范围（留空：整个栅格）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="62"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="64"/>
         <source>Number of clusters (0: one per prototype used)</source>
         <translation>聚类数（0：每个使用到的原型一个）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="65"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="67"/>
         <source>Tile size in pixels (0: from the model)</source>
         <translation>瓦片大小（像元，0：取自模型）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="69"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="71"/>
         <source>Network</source>
         <translation>网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="72"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="75"/>
         <source>Cluster map</source>
         <translation>聚类图</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="73"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="76"/>
         <source>Keep the cluster model (.onnx)</source>
         <translation>保留聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="76"/>
-        <source>Execution provider used</source>
-        <translation>使用的执行提供程序</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="101"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="122"/>
         <source>CLUSTERS is ignored: the .onnx cluster model fixes its clusters</source>
         <translation>CLUSTERS 被忽略：.onnx 聚类模型已固定其聚类</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="121"/>
-        <source>Cancelled: no output was written</source>
-        <translation>已取消：未写出任何输出</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="129"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="103"/>
         <source>{} clusters: {}</source>
         <translation>{} 个聚类：{}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="85"/>
+        <source>CHECKPOINT: {!r} is not a file; choose an SDCluster .pt or .onnx</source>
+        <translation>CHECKPOINT：{!r} 不是文件；请选择 SDCluster 的 .pt 或 .onnx 文件</translation>
     </message>
 </context>
 <context>
@@ -384,6 +369,88 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结�
         <location filename="../plugin/algorithms/finetune.py" line="200"/>
         <source>best validation mIoU {:.4f} at epoch {}</source>
         <translation>最佳验证 mIoU {:.4f}，出现在第 {} 轮</translation>
+    </message>
+</context>
+<context>
+    <name>MapAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="51"/>
+        <source>Input raster</source>
+        <translation>输入栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="52"/>
+        <source>Extent (empty: whole raster; required for web layers)</source>
+        <translation>范围（留空：整个栅格；网络图层必须填写）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="57"/>
+        <source>Ground resolution in cm/px (empty: the model&apos;s; 0: the raster&apos;s own)</source>
+        <translation>地面分辨率，厘米/像元（留空：取模型的；0：栅格自身的）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="60"/>
+        <source>Largest read of a web or virtual layer, in pixels</source>
+        <translation>网络或虚拟图层单次读取的最大像元数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="69"/>
+        <source>Class polygons</source>
+        <translation>类别多边形</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="72"/>
+        <source>Polygons: merge regions smaller than (m2)</source>
+        <translation>多边形：合并小于该面积的区域（平方米）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="75"/>
+        <source>Polygons: simplification tolerance (map units, 0: none)</source>
+        <translation>多边形：简化容差（地图单位，0：不简化）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="78"/>
+        <source>Area per class (CSV)</source>
+        <translation>各类别面积（CSV）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="81"/>
+        <source>Execution provider used</source>
+        <translation>使用的执行提供程序</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="82"/>
+        <source>Area per class (JSON: class_id, class_name, pixels, area_m2, percent)</source>
+        <translation>各类别面积（JSON：class_id、class_name、pixels、area_m2、percent）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="87"/>
+        <source>INPUT: any raster layer. Local GDAL files (GeoTIFF, VRT mosaics, ...) are read directly; web (WMS/WMTS/XYZ), virtual and in-memory layers are first read through QGIS at the run&apos;s resolution into a temporary GeoTIFF.
+EXTENT: only this area (any CRS). Required for web layers, which cover the whole world.
+RESOLUTION: ground resolution in cm per pixel the model runs at. Empty: the model card&apos;s &apos;resolution&apos; (the imagery it was trained on); 0: the raster&apos;s own. When the raster differs by more than 5 %, it is resampled on the fly (GDAL warped VRT) and the outputs are written on that grid. Rasters in degrees or in web Mercator are always processed in the UTM zone of the area.
+MAX_PIXELS (advanced): a web or virtual layer read larger than this is refused; raise it if your disk and time allow.
+OUTPUT_VECTOR: optional polygons, one per connected region of a class, with class_id, class_name, area_m2 (ground area of its pixels) and confidence (mean probability of the chosen class); GeoPackage by default, styled with the class colours.
+MIN_AREA: polygons only: regions smaller than this many square metres are merged into their largest neighbour (GDAL sieve) before polygonizing. The class raster is not changed.
+SIMPLIFY: polygons only: Douglas-Peucker tolerance in map units of the output (metres for a metric CRS); 0 keeps the pixel outlines.
+OUTPUT_AREAS: optional CSV with one row per class: class_id, class_name, pixels, area_m2, percent (of the valid pixels of the class raster). The same table is the CLASS_AREAS result (JSON).</source>
+        <translation>INPUT：任意栅格图层。本地 GDAL 文件（GeoTIFF、VRT 镶嵌等）直接读取；网络图层（WMS/WMTS/XYZ）、虚拟图层和内存图层先通过 QGIS 按本次运行的分辨率读入临时 GeoTIFF。
+EXTENT：只处理该范围（任意坐标参考系）。网络图层覆盖全球，必须填写。
+RESOLUTION：模型运行时的地面分辨率，单位为厘米/像元。留空：取模型卡的 'resolution'（训练影像的分辨率）；0：取栅格自身的分辨率。栅格分辨率相差超过 5 % 时，会即时重采样（GDAL 变形 VRT），输出写在该格网上。以度为单位或 Web 墨卡托的栅格总是在该区域所在的 UTM 带中处理。
+MAX_PIXELS（高级）：网络或虚拟图层的读取超过该像元数时拒绝执行；若磁盘和时间允许，可调大。
+OUTPUT_VECTOR：可选的多边形，每个类别的每个连通区域一个，字段为 class_id、class_name、area_m2（其像元的地面面积）和 confidence（所选类别概率的均值）；默认 GeoPackage，按类别颜色设置样式。
+MIN_AREA：仅用于多边形：小于该平方米数的区域在多边形化之前并入其最大的相邻区域（GDAL 筛除）。类别栅格本身不变。
+SIMPLIFY：仅用于多边形：Douglas-Peucker 简化容差，单位为输出的地图单位（米制坐标参考系为米）；0 保留像元轮廓。
+OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixels、area_m2、percent（占类别栅格有效像元的百分比）。同一张表也作为 CLASS_AREAS 结果（JSON）输出。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="167"/>
+        <source>Cancelled: no output was written</source>
+        <translation>已取消：未写出任何输出</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/map_base.py" line="192"/>
+        <source>{}: {} px, {:.1f} m2, {:.2f} %</source>
+        <translation>{}：{} 像元，{:.1f} 平方米，{:.2f} %</translation>
     </message>
 </context>
 <context>
@@ -831,18 +898,62 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
 <context>
     <name>SegmentAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="28"/>
+        <location filename="../plugin/algorithms/segment.py" line="32"/>
         <source>Segment raster with an ONNX model</source>
         <translation>用 ONNX 模型分割栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/segment.py" line="31"/>
+        <location filename="../plugin/algorithms/segment.py" line="53"/>
+        <source>ONNX model</source>
+        <translation>ONNX 模型</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="54"/>
+        <source>Bands (1-based, comma separated; empty: from the model)</source>
+        <translation>波段（从 1 开始，逗号分隔；留空：取自模型）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="56"/>
+        <source>Tile size in pixels (0: from the model)</source>
+        <translation>瓦片大小（像元，0：取自模型）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="59"/>
+        <source>Tile overlap in % (empty: from the model, else 15)</source>
+        <translation>瓦片重叠 %（留空：取自模型，否则为 15）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="62"/>
+        <source>Batch size (0: automatic)</source>
+        <translation>批大小（0：自动）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="66"/>
+        <source>CPU threads (0: all cores)</source>
+        <translation>CPU 线程数（0：全部核心）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="72"/>
+        <source>Class map</source>
+        <translation>类别图</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="73"/>
+        <source>Confidence (probability of the chosen class)</source>
+        <translation>置信度（所选类别的概率）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="101"/>
+        <source>Execution provider: {}</source>
+        <translation>执行提供程序：{}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/segment.py" line="35"/>
         <source>Classifies every pixel of a raster with an ONNX segmentation model: rsseg models (fine-tuned or cluster maps) and Deepness models alike.
 
 The raster is cut into overlapping tiles; overlapping class scores are averaged with smooth weights, so tile borders leave no seams. Reading, inference and writing overlap, and memory does not grow with the raster&apos;s size.
 
 MODEL: an .onnx file. Its model card (class names, colours, bands, normalisation, tile size) is read from the file. Models without one follow the Deepness rules: first N bands, values / 255.
-EXTENT: only this area (any CRS; reprojected to the raster&apos;s).
 BANDS: 1-based raster bands fed to the model, e.g. &apos;4,3,2&apos; (empty: from the model card, else the first N).
 TILE_SIZE, OVERLAP (% of a tile), BATCH_SIZE: 0 or empty take the model card&apos;s values.
 DEVICE: auto uses the GPU (CUDA) when onnxruntime has it; the provider used is reported as PROVIDER.
@@ -853,77 +964,11 @@ CONFIDENCE: optional float32 raster with the winning class&apos;s probability.</
 栅格被切分为相互重叠的瓦片；重叠处的类别得分以平滑权重取平均，因此瓦片边界不留接缝。读取、推理和写出同时进行，内存占用不随栅格大小增长。
 
 MODEL：.onnx 文件。其模型卡（类别名称、颜色、波段、归一化、瓦片大小）从文件中读取。没有模型卡的模型遵循 Deepness 规则：前 N 个波段，数值 / 255。
-EXTENT：只处理该范围（任意坐标参考系；会重投影到栅格的坐标参考系）。
 BANDS：输入模型的栅格波段，从 1 开始编号，例如 '4,3,2'（留空：取自模型卡，否则为前 N 个波段）。
 TILE_SIZE、OVERLAP（瓦片的 %）、BATCH_SIZE：0 或留空时取模型卡中的值。
-DEVICE：auto 在 onnxruntime 支持时使用 GPU（CUDA）；实际使用的执行提供程序作为 PROVIDER 报告。
+DEVICE：auto 在 onnxruntime 支持时使用 GPU（CUDA）；实际使用的执行提供程序以 PROVIDER 报告。
 OUTPUT：类别栅格（uint8，255 = 无数据），带有模型的颜色和类别名称。
-CONFIDENCE：可选，float32 栅格，值为获胜类别的概率。</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="48"/>
-        <source>Input raster</source>
-        <translation>输入栅格</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="49"/>
-        <source>ONNX model</source>
-        <translation>ONNX 模型</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="50"/>
-        <source>Extent (empty: whole raster)</source>
-        <translation>范围（留空：整个栅格）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="51"/>
-        <source>Bands (1-based, comma separated; empty: from the model)</source>
-        <translation>波段（从 1 开始，逗号分隔；留空：取自模型）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="53"/>
-        <source>Tile size in pixels (0: from the model)</source>
-        <translation>瓦片大小（像元，0：取自模型）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="56"/>
-        <source>Tile overlap in % (empty: from the model, else 15)</source>
-        <translation>瓦片重叠 %（留空：取自模型，否则为 15）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="59"/>
-        <source>Batch size (0: automatic)</source>
-        <translation>批大小（0：自动）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="63"/>
-        <source>CPU threads (0: all cores)</source>
-        <translation>CPU 线程数（0：全部核心）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="67"/>
-        <source>Class map</source>
-        <translation>类别图</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="68"/>
-        <source>Confidence (probability of the chosen class)</source>
-        <translation>置信度（所选类别的概率）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="70"/>
-        <source>Execution provider used</source>
-        <translation>使用的执行提供程序</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="101"/>
-        <source>Cancelled: no output was written</source>
-        <translation>已取消：未写出任何输出</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/segment.py" line="104"/>
-        <source>Execution provider: {}</source>
-        <translation>执行提供程序：{}</translation>
+CONFIDENCE：可选的 float32 栅格，为获胜类别的概率。</translation>
     </message>
 </context>
 </TS>
