@@ -174,3 +174,28 @@ def test_cluster_map_writes_polygons_too(qgis_app, tmp_path, model):
     assert sorted(r[0] for r in polygons(results["OUTPUT_VECTOR"])) == [0, 1]
     assert [a["pixels"] for a in json.loads(results["CLASS_AREAS"])] == [64 * 32, 64 * 32]
     assert (tmp_path / "areas.csv").exists()
+
+
+def test_virtual_raster_layer_is_read_through_the_provider(qgis_app, tmp_path):
+    import processing
+    from qgis.core import QgsRasterDataProvider, QgsRasterLayer
+
+    image = np.zeros((64, 64), np.uint8)
+    image[:, 32:] = 200
+    source = write_geotiff(tmp_path / "one.tif", image)
+    reference = QgsRasterLayer(str(source), "one", "gdal")
+    virtual = QgsRasterDataProvider.VirtualRasterParameters()
+    virtual.crs, virtual.extent, virtual.width, virtual.height = reference.crs(), reference.extent(), 64, 64
+    virtual.formula = '"one@1" / 2'  # a raster-calculator layer without a file
+    layer_input = QgsRasterDataProvider.VirtualRasterInputLayers()
+    layer_input.name, layer_input.uri, layer_input.provider = "one", str(source), "gdal"
+    virtual.rInputLayers = [layer_input]
+    layer = QgsRasterLayer(QgsRasterDataProvider.encodeVirtualRasterProviderUri(virtual), "halved", "virtualraster")
+    assert layer.isValid()
+    model = conv_model(tmp_path / "grey.onnx", 1, 2, weights=[[-1.0], [1.0]], bias=[0.2, 0.0], card=CARD)
+    results = processing.run("rsseg:segment", {"INPUT": layer, "MODEL": str(model), "TILE_SIZE": 32, "DEVICE": 1,
+                                               "OUTPUT": str(tmp_path / "classes.tif")})
+    with rasterio.open(results["OUTPUT"]) as src:
+        values = src.read(1)
+        assert src.crs.to_epsg() == 32640 and src.res == (1.0, 1.0)
+    assert (values[:, :32] == 0).all() and (values[:, 32:] == 1).all()
