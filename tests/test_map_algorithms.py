@@ -199,3 +199,17 @@ def test_virtual_raster_layer_is_read_through_the_provider(qgis_app, tmp_path):
         values = src.read(1)
         assert src.crs.to_epsg() == 32640 and src.res == (1.0, 1.0)
     assert (values[:, :32] == 0).all() and (values[:, 32:] == 1).all()
+
+
+def test_bad_map_outputs_are_refused_before_any_work(qgis_app, tmp_path, model):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    raster = write_geotiff(tmp_path / "in.tif", halves(32, 32))
+    base = {"INPUT": str(raster), "MODEL": model, "DEVICE": 1, "OUTPUT": str(tmp_path / "classes.tif")}
+    with pytest.raises(QgsProcessingException, match="OUTPUT_VECTOR: cannot write '.kml'"):
+        processing.run("rsseg:segment", {**base, "OUTPUT_VECTOR": str(tmp_path / "p.kml")})
+    with pytest.raises(QgsProcessingException, match="OUTPUT_AREAS: same file as OUTPUT_VECTOR"):
+        processing.run("rsseg:segment", {**base, "OUTPUT_VECTOR": str(tmp_path / "p.gpkg"),
+                                         "OUTPUT_AREAS": str(tmp_path / "p.gpkg")})
+    assert not (tmp_path / "classes.tif").exists()

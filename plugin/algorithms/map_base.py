@@ -24,7 +24,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..raster_adapter import DEFAULT_MAX_PIXELS, layer_to_raster
+from ..raster_adapter import DEFAULT_MAX_PIXELS, is_local_gdal_file, layer_to_raster
 from ..styling import style_on_load
 from .base import RssegAlgorithm, run_feedback
 
@@ -145,23 +145,26 @@ class MapAlgorithm(RssegAlgorithm):
 
         ``segment(path, extent, confidence_path, run_feedback)`` segments on the chosen grid.
         """
-        from engine.maps import segment_to_map
+        from engine.maps import check_outputs, segment_to_map
         from engine.progress import Cancelled
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         extent = self.input_extent(parameters, context, layer) if layer is not None else None
         options = self.map_options(parameters, context, confidence_path)
-        steps = QgsProcessingMultiStepFeedback(2, feedback) if feedback is not None else None
+        # a layer read through QGIS takes the first half of the progress bar, the run the second
+        copied_first = feedback is not None and layer is not None and not is_local_gdal_file(layer)
+        steps = QgsProcessingMultiStepFeedback(2, feedback) if copied_first else feedback
         folder = tempfile.mkdtemp(prefix="rsseg_layer_", dir=QgsProcessingUtils.tempFolder())
         try:
+            output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+            check_outputs(output, options)  # before a possibly long read of a web layer
             read_cm = options.resolution_cm if options.resolution_cm is not None else card_resolution_cm
             max_pixels = int(self.number_or(parameters, context, self.MAX_PIXELS, DEFAULT_MAX_PIXELS))
             path, copied = layer_to_raster(layer, self.INPUT, extent, read_cm or None, max_pixels, folder, steps)
-            if steps is not None:
+            if copied_first:
                 steps.setCurrentStep(1)
             box = None if copied or extent is None else (extent.xMinimum(), extent.yMinimum(),
                                                           extent.xMaximum(), extent.yMaximum())
-            output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
             return segment_to_map(path, box, output, options, segment, card_resolution_cm, run_feedback(steps))
         except Cancelled:
             raise QgsProcessingException(self.tr("Cancelled: no output was written")) from None
