@@ -6,7 +6,8 @@ Writes a synthetic class raster of SIZE x SIZE pixels block by block (6 classes 
 cells, 1 % isolated speckle pixels, a constant-per-cell confidence raster), then polygonizes
 it with MIN_AREA = 4 pixels in a fresh process and reports that process's peak RSS
 (``VmHWM`` of /proc/self/status: ``ru_maxrss`` would carry over the parent's peak across
-exec on Linux), the time, the polygon count and the file sizes. Temporary files go to
+exec on Linux), the time, the polygon count and the file sizes. ``--steps`` runs the steps
+of engine.vectorize one at a time and reports the peak after each. Temporary files go to
 --workdir (default: a new folder in the system temp folder, removed afterwards).
 """
 from __future__ import annotations
@@ -74,6 +75,34 @@ def polygonize(classes: str, confidence: str, output: str) -> dict:
             "peak_rss_mb": round(peak_rss_kb() / 1024, 1)}
 
 
+def polygonize_steps(classes: str, confidence: str, output: str) -> dict:
+    """Run in the child process: the steps of engine.vectorize one at a time, peak RSS (MB) after each."""
+    sys.path.insert(0, str(REPO))
+    from osgeo import gdal
+
+    import engine.vectorize as steps
+    from engine.progress import RunFeedback
+
+    feedback = RunFeedback(log=lambda message: None)
+    workdir = tempfile.mkdtemp(dir=os.path.dirname(output))
+    gdal.SetCacheMax(steps.GDAL_CACHE_BYTES)
+    peaks = {"start": peak_rss_kb() / 1024}
+    source = gdal.Open(classes)
+    areas = steps.row_areas_m2(source)
+    sieved = steps._sieved(source, 4, workdir, feedback)
+    peaks["sieve"] = peak_rss_kb() / 1024
+    regions = steps._polygonize(sieved, workdir, feedback)
+    peaks["polygonize"] = peak_rss_kb() / 1024
+    ids = steps._rasterize_ids(sieved, regions.GetLayer(0), workdir, feedback)
+    peaks["rasterize"] = peak_rss_kb() / 1024
+    area, conf = steps._region_sums(ids, areas, confidence, steps._max_fid(regions), feedback)
+    peaks["sums"] = peak_rss_kb() / 1024
+    steps._write_features(regions.GetLayer(0), output, "GPKG", [f"class {k}" for k in range(6)], area, conf, 0.0,
+                          feedback)
+    peaks["write"] = peak_rss_kb() / 1024
+    return {"peak_rss_mb_after": {k: round(v, 1) for k, v in peaks.items()}}
+
+
 def peak_rss_kb() -> int:
     """This process's peak resident set size (kB) since its exec."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -87,10 +116,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4000)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--steps", action="store_true", help="peak RSS after each step of engine.vectorize")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(polygonize(*args.child)))
+        print(json.dumps((polygonize_steps if args.steps else polygonize)(*args.child)))
         return
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="rsseg_vector_bench_"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +129,9 @@ def main() -> None:
         classes, confidence = make_rasters(folder, args.size)
         made = time.perf_counter() - started
         output = str(folder / "polygons.gpkg")
-        child = subprocess.run([sys.executable, __file__, "--child", classes, confidence, output],
+        command = [sys.executable, __file__, "--child", classes, confidence, output]
+        command += ["--steps"] if args.steps else []
+        child = subprocess.run(command,
                                check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         report = json.loads(child.stdout.strip().splitlines()[-1])
         report.update(size=args.size, megapixels=args.size * args.size / 1e6, make_rasters_s=round(made, 1),
