@@ -25,8 +25,6 @@ from osgeo import gdal, osr
 
 from .progress import RunFeedback
 
-gdal.UseExceptions()
-
 READ_PIXELS = 2**21            # pixels per read of a streaming pass: memory bounded whatever the width
 
 
@@ -45,6 +43,21 @@ class ClassArea:
     pixels: int
     area_m2: float
     percent: float
+
+
+def open_raster(path: str, parameter: str):
+    """``gdal.Open`` with a ValueError naming ``parameter`` (GDAL's exceptions stay off: the
+    setting is global to the QGIS process, and other plugins rely on GDAL's None returns)."""
+    dataset = gdal.Open(str(path))
+    if dataset is None:
+        raise ValueError(f"{parameter}: GDAL cannot read {path} ({gdal.GetLastErrorMsg() or 'not a raster'})")
+    return dataset
+
+
+def gdal_ok(code: int, what: str) -> None:
+    """Raise RuntimeError when a GDAL algorithm returned an error code."""
+    if code not in (0, None):
+        raise RuntimeError(f"GDAL {what} failed: {gdal.GetLastErrorMsg() or f'error {code}'}")
 
 
 def spatial_ref(dataset) -> osr.SpatialReference | None:
@@ -112,7 +125,7 @@ def class_area_statistics(class_path: str, class_names: list[str],
     per class of the model.
     """
     feedback = feedback or RunFeedback()
-    dataset = gdal.Open(class_path)
+    dataset = open_raster(class_path, "OUTPUT")
     band = dataset.GetRasterBand(1)
     nodata = band.GetNoDataValue()
     areas_per_row = row_areas_m2(dataset, feedback.log)

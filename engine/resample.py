@@ -20,9 +20,7 @@ from dataclasses import dataclass
 
 from osgeo import gdal, osr
 
-from .areas import spatial_ref
-
-gdal.UseExceptions()
+from .areas import open_raster, spatial_ref
 
 RESOLUTION_TOLERANCE = 0.05       # relative difference tolerated before resampling (the "few percent")
 MERCATOR_METHODS = {"Mercator_1SP", "Mercator_2SP", "Mercator_Auxiliary_Sphere",
@@ -96,6 +94,8 @@ def _check_overlap(dataset, extent) -> None:
 def _suggested_cm(dataset, dst: osr.SpatialReference) -> float:
     """Ground resolution the warper suggests in ``dst`` (about the input's own, in metres)."""
     probe = gdal.Warp("", dataset, format="VRT", dstSRS=dst.ExportToWkt())
+    if probe is None:
+        raise ValueError(f"INPUT: GDAL cannot reproject {dataset.GetDescription()} ({gdal.GetLastErrorMsg()})")
     return abs(probe.GetGeoTransform()[1]) * (dst.GetLinearUnits() or 1.0) * 100.0
 
 
@@ -119,7 +119,7 @@ def plan_grid(input_path: str, extent: tuple[float, float, float, float] | None,
     ``extent`` (xmin, ymin, xmax, ymax) is in the input's CRS; once the input is warped it
     becomes the VRT's bounds, so the returned plan has no extent left to apply.
     """
-    dataset = gdal.Open(input_path)
+    dataset = open_raster(input_path, "INPUT")
     if extent is not None:
         _check_overlap(dataset, extent)
     srs = spatial_ref(dataset)

@@ -35,11 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal, ogr
 
-from .areas import row_areas_m2, rows_per_read, spatial_ref
+from .areas import gdal_ok, open_raster, row_areas_m2, rows_per_read, spatial_ref
 from .progress import Cancelled, RunFeedback
-
-gdal.UseExceptions()
-ogr.UseExceptions()
 
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".fgb": "FlatGeobuf",
                   ".shp": "ESRI Shapefile"}
@@ -96,7 +93,7 @@ def vectorize_classes(class_path: str, vector_path: str, class_names: list[str],
     except BaseException as exc:
         # the traceback's frames hold the temporary datasets: close them before their folder goes
         traceback.clear_frames(exc.__traceback__)
-        if isinstance(exc, RuntimeError) and feedback.is_cancelled():  # GDAL's "User terminated"
+        if isinstance(exc, RuntimeError) and feedback.is_cancelled():  # a GDAL step stopped by its callback
             raise Cancelled("cancelled by the user") from None
         raise
     finally:
@@ -108,7 +105,7 @@ def _vectorize_in(workdir: str, class_path: str, vector_path: str, driver: str, 
                   confidence_path: str | None, min_area_m2: float, simplify: float,
                   feedback: RunFeedback) -> VectorResult:
     """The five steps of the module doc, with temporary files in ``workdir``."""
-    source = gdal.Open(class_path)
+    source = open_raster(class_path, "OUTPUT")
     areas = row_areas_m2(source, feedback.log)
     threshold = min_area_pixels(min_area_m2, float(areas[len(areas) // 2]))
     classes = _sieved(source, threshold, workdir, feedback) if threshold > 1 else source
@@ -135,6 +132,8 @@ def _progress(feedback: RunFeedback, start: float, span: float):
 def _temp_like(source, path: str, data_type: int):
     target = gdal.GetDriverByName("GTiff").Create(path, source.RasterXSize, source.RasterYSize, 1, data_type,
                                                   options=TEMP_TIFF)
+    if target is None:
+        raise RuntimeError(f"GDAL cannot create {path}: {gdal.GetLastErrorMsg()}")
     target.SetGeoTransform(source.GetGeoTransform())
     target.SetProjection(source.GetProjection())
     return target
@@ -148,22 +147,26 @@ def _sieved(source, threshold: int, workdir: str, feedback: RunFeedback):
     nodata = band.GetNoDataValue()
     if nodata is not None:
         out.SetNoDataValue(nodata)
-    gdal.SieveFilter(band, band.GetMaskBand(), out, threshold, 4, callback=_progress(feedback, 0.0, 0.25))
+    code = gdal.SieveFilter(band, band.GetMaskBand(), out, threshold, 4, callback=_progress(feedback, 0.0, 0.25))
     feedback.check_cancelled()
+    gdal_ok(code, "sieve")
     return target
 
 
 def _polygonize(classes, workdir: str, feedback: RunFeedback):
     """Regions as polygons in a temporary GeoPackage layer ``regions`` (fields class_id, rid)."""
     regions = ogr.GetDriverByName("GPKG").CreateDataSource(os.path.join(workdir, "regions.gpkg"))
+    if regions is None:
+        raise RuntimeError(f"OGR cannot create a GeoPackage in {workdir}: {gdal.GetLastErrorMsg()}")
     layer = regions.CreateLayer("regions", spatial_ref(classes), ogr.wkbPolygon, ["SPATIAL_INDEX=NO"])
     layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
     layer.CreateField(ogr.FieldDefn("rid", ogr.OFTInteger))
     band = classes.GetRasterBand(1)
     layer.StartTransaction()
-    gdal.Polygonize(band, band.GetMaskBand(), layer, 0, [], callback=_progress(feedback, 0.25, 0.25))
+    code = gdal.Polygonize(band, band.GetMaskBand(), layer, 0, [], callback=_progress(feedback, 0.25, 0.25))
     layer.CommitTransaction()
     feedback.check_cancelled()
+    gdal_ok(code, "polygonize")
     regions.ExecuteSQL("UPDATE regions SET rid = fid")  # fids count from 1; 0 is left for 'no polygon'
     return regions
 
@@ -181,8 +184,9 @@ def _max_fid(regions) -> int:
 def _rasterize_ids(classes, layer, workdir: str, feedback: RunFeedback):
     """Each polygon's ``rid`` burnt onto the class grid (Int32 temporary GeoTIFF, 0 outside)."""
     ids = _temp_like(classes, os.path.join(workdir, "ids.tif"), gdal.GDT_Int32)
-    gdal.RasterizeLayer(ids, [1], layer, options=["ATTRIBUTE=rid"], callback=_progress(feedback, 0.5, 0.2))
+    code = gdal.RasterizeLayer(ids, [1], layer, options=["ATTRIBUTE=rid"], callback=_progress(feedback, 0.5, 0.2))
     feedback.check_cancelled()
+    gdal_ok(code, "rasterize")
     return ids
 
 
@@ -190,7 +194,7 @@ def _region_sums(ids, areas: np.ndarray, confidence_path: str | None, max_id: in
                  feedback: RunFeedback) -> tuple[np.ndarray, np.ndarray | None]:
     """Per polygon id (index = rid): ground area in m2 and mean confidence (None without a confidence raster)."""
     band = ids.GetRasterBand(1)
-    conf_ds = gdal.Open(confidence_path) if confidence_path else None
+    conf_ds = open_raster(confidence_path, "CONFIDENCE") if confidence_path else None
     conf_band = conf_ds.GetRasterBand(1) if conf_ds is not None else None
     size = max_id + 1
     area = np.zeros(size, np.float64)
@@ -223,6 +227,8 @@ def _write_features(regions, path: str, driver_name: str, class_names: list[str]
     tmp_stem = f".{stem}.{uuid.uuid4().hex[:8]}"
     tmp = os.path.join(folder, tmp_stem + ext)
     target = ogr.GetDriverByName(driver_name).CreateDataSource(tmp)
+    if target is None:
+        raise ValueError(f"OUTPUT_VECTOR: OGR cannot create {path} ({gdal.GetLastErrorMsg()})")
     try:
         layer = target.CreateLayer(stem, regions.GetSpatialRef(), ogr.wkbPolygon)
         for field_name, field_type in FIELDS:
@@ -243,7 +249,8 @@ def _write_features(regions, path: str, driver_name: str, class_names: list[str]
             out.SetField("area_m2", float(area[rid]))
             if confidence is not None and np.isfinite(confidence[rid]):
                 out.SetField("confidence", float(confidence[rid]))
-            layer.CreateFeature(out)
+            if layer.CreateFeature(out) != 0:
+                raise RuntimeError(f"OGR cannot write a polygon to {path}: {gdal.GetLastErrorMsg()}")
             if done % COMMIT_EVERY == 0:
                 layer.CommitTransaction()
                 feedback.check_cancelled()
