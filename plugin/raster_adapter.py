@@ -142,6 +142,8 @@ def _write_layer(layer: QgsRasterLayer, read: LayerRead, path: str, feedback) ->
     options = ["TILED=YES", "COMPRESS=DEFLATE", "ZLEVEL=1", "BIGTIFF=IF_SAFER"]
     options += ["PHOTOMETRIC=RGB", "ALPHA=YES"] if colour else []
     target = gdal.GetDriverByName("GTiff").Create(path, read.width, read.height, bands, gdal_type, options=options)
+    if target is None:
+        raise QgsProcessingException(f"INPUT: cannot create the temporary copy {path} ({gdal.GetLastErrorMsg()})")
     try:
         target.SetGeoTransform((read.extent.xMinimum(), read.units_per_pixel, 0.0, read.extent.yMaximum(), 0.0,
                                 -read.units_per_pixel))
