@@ -176,22 +176,29 @@ def test_cluster_map_writes_polygons_too(qgis_app, tmp_path, model):
     assert (tmp_path / "areas.csv").exists()
 
 
-def test_virtual_raster_layer_is_read_through_the_provider(qgis_app, tmp_path):
-    import processing
+def virtual_layer(source, formula: str, name: str):
+    """A raster-calculator ('virtualraster' provider) layer over ``source``: no file behind it."""
     from qgis.core import QgsRasterDataProvider, QgsRasterLayer
 
-    image = np.zeros((64, 64), np.uint8)
-    image[:, 32:] = 200
-    source = write_geotiff(tmp_path / "one.tif", image)
     reference = QgsRasterLayer(str(source), "one", "gdal")
     virtual = QgsRasterDataProvider.VirtualRasterParameters()
-    virtual.crs, virtual.extent, virtual.width, virtual.height = reference.crs(), reference.extent(), 64, 64
-    virtual.formula = '"one@1" / 2'  # a raster-calculator layer without a file
+    virtual.crs, virtual.extent = reference.crs(), reference.extent()
+    virtual.width, virtual.height = reference.width(), reference.height()
+    virtual.formula = formula
     layer_input = QgsRasterDataProvider.VirtualRasterInputLayers()
     layer_input.name, layer_input.uri, layer_input.provider = "one", str(source), "gdal"
     virtual.rInputLayers = [layer_input]
-    layer = QgsRasterLayer(QgsRasterDataProvider.encodeVirtualRasterProviderUri(virtual), "halved", "virtualraster")
+    layer = QgsRasterLayer(QgsRasterDataProvider.encodeVirtualRasterProviderUri(virtual), name, "virtualraster")
     assert layer.isValid()
+    return layer
+
+
+def test_virtual_raster_layer_is_read_through_the_provider(qgis_app, tmp_path):
+    import processing
+
+    image = np.zeros((64, 64), np.uint8)
+    image[:, 32:] = 200
+    layer = virtual_layer(write_geotiff(tmp_path / "one.tif", image), '"one@1" / 2', "halved")
     model = conv_model(tmp_path / "grey.onnx", 1, 2, weights=[[-1.0], [1.0]], bias=[0.2, 0.0], card=CARD)
     results = processing.run("rsseg:segment", {"INPUT": layer, "MODEL": str(model), "TILE_SIZE": 32, "DEVICE": 1,
                                                "OUTPUT": str(tmp_path / "classes.tif")})
@@ -213,3 +220,21 @@ def test_bad_map_outputs_are_refused_before_any_work(qgis_app, tmp_path, model):
         processing.run("rsseg:segment", {**base, "OUTPUT_VECTOR": str(tmp_path / "p.gpkg"),
                                          "OUTPUT_AREAS": str(tmp_path / "p.gpkg")})
     assert not (tmp_path / "classes.tif").exists()
+
+
+def test_layer_copy_stops_on_cancel_and_leaves_nothing(qgis_app, tmp_path):
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
+
+    from plugin.raster_adapter import layer_to_raster
+
+    source = write_geotiff(tmp_path / "one.tif", np.zeros((16, 16), np.uint8))
+    layer = QgsRasterLayer(str(source), "one", "gdal")
+    assert layer_to_raster(layer, "INPUT", None, None, 100, str(tmp_path), None) == (str(source), False)  # direct
+    computed = virtual_layer(source, '"one@1" + 1', "plus one")
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        layer_to_raster(computed, "INPUT", None, None, 10**6, str(folder), feedback)
+    assert not list(folder.iterdir())
