@@ -45,6 +45,7 @@ class MapResult:
 
     segment: object
     grid: GridPlan
+    options: MapOptions
     areas: list[ClassArea] = field(default_factory=list)
     vector: VectorResult | None = None
 
@@ -122,4 +123,4 @@ def segment_to_map(input_path: str, extent: tuple[float, float, float, float] | 
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     feedback.set_progress(1.0)
-    return MapResult(result, grid, areas, vector)
+    return MapResult(result, grid, options, areas, vector)

@@ -238,3 +238,28 @@ def test_layer_copy_stops_on_cancel_and_leaves_nothing(qgis_app, tmp_path):
     with pytest.raises(QgsProcessingException, match="Cancelled"):
         layer_to_raster(computed, "INPUT", None, None, 10**6, str(folder), feedback)
     assert not list(folder.iterdir())
+
+
+def test_geodesic_pixel_areas_match_qgis_ellipsoidal_areas(qgis_app):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsDistanceArea, QgsGeometry, QgsProject
+
+    from engine.areas import geodesic_cell_areas
+
+    distance = QgsDistanceArea()
+    distance.setSourceCrs(QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance().transformContext())
+    distance.setEllipsoid("WGS84")
+    for lat in (0.0, 25.0, 60.0, -45.0):
+        cell = QgsGeometry.fromWkt(f"POLYGON((55 {lat}, 55.01 {lat}, 55.01 {lat + 0.01}, 55 {lat + 0.01}, 55 {lat}))")
+        ours = geodesic_cell_areas(lat + 0.01, lat, 0.01, 6378137.0, 298.257223563)
+        assert float(ours) == pytest.approx(distance.measureArea(cell), rel=1e-4)
+
+
+def test_temporary_outputs_work(qgis_app, tmp_path, model):
+    import processing
+
+    raster = write_geotiff(tmp_path / "in.tif", halves(32, 32))
+    results = processing.run("rsseg:segment", {"INPUT": str(raster), "MODEL": model, "DEVICE": 1,
+                                               "OUTPUT": "TEMPORARY_OUTPUT", "OUTPUT_VECTOR": "TEMPORARY_OUTPUT",
+                                               "OUTPUT_AREAS": "TEMPORARY_OUTPUT"})
+    assert results["OUTPUT_VECTOR"].endswith(".gpkg") and len(polygons(results["OUTPUT_VECTOR"])) == 2
+    assert results["OUTPUT_AREAS"].endswith(".csv")

@@ -98,11 +98,11 @@ class ClusterMapAlgorithm(MapAlgorithm):
                 card_cm = read_model_card(checkpoint).resolution_cm
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from None
-        result = self.run_map(parameters, context, feedback, segment, card_cm)
+        result = self.run_map(parameters, context, feedback, segment, output, card_cm)
         names = result.segment.class_names
         feedback.pushInfo(self.tr("{} clusters: {}").format(len(names), ", ".join(names)))
         self.log_areas(feedback, result)
-        outputs = self.map_results(parameters, context, result, output)
+        outputs = self.map_results(context, result, output)
         if keep_model:
             outputs[self.OUTPUT_MODEL] = keep_model
         return outputs

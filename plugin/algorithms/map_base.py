@@ -139,11 +139,13 @@ class MapAlgorithm(RssegAlgorithm):
             confidence_path=confidence_path,
         )
 
-    def run_map(self, parameters, context, feedback, segment, card_resolution_cm: float | None,
+    def run_map(self, parameters, context, feedback, segment, output: str, card_resolution_cm: float | None,
                 confidence_path: str | None = None):
         """Read INPUT (adapter if needed), then ``engine.maps.segment_to_map``; QGIS errors for engine errors.
 
-        ``segment(path, extent, confidence_path, run_feedback)`` segments on the chosen grid.
+        ``segment(path, extent, confidence_path, run_feedback)`` segments on the chosen grid into
+        ``output``. Every destination is resolved once per run (``parameterAsOutputLayer`` of a
+        TEMPORARY_OUTPUT gives a new path on each call).
         """
         from engine.maps import check_outputs, segment_to_map
         from engine.progress import Cancelled
@@ -156,7 +158,6 @@ class MapAlgorithm(RssegAlgorithm):
         steps = QgsProcessingMultiStepFeedback(2, feedback) if copied_first else feedback
         folder = tempfile.mkdtemp(prefix="rsseg_layer_", dir=QgsProcessingUtils.tempFolder())
         try:
-            output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
             check_outputs(output, options)  # before a possibly long read of a web layer
             read_cm = options.resolution_cm if options.resolution_cm is not None else card_resolution_cm
             max_pixels = int(self.number_or(parameters, context, self.MAX_PIXELS, DEFAULT_MAX_PIXELS))
@@ -173,7 +174,7 @@ class MapAlgorithm(RssegAlgorithm):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def map_results(self, parameters, context, result, output: str) -> dict:
+    def map_results(self, context, result, output: str) -> dict:
         """Result entries for the products, and the class style on every loaded output."""
         from engine.areas import areas_as_dicts
 
@@ -184,9 +185,8 @@ class MapAlgorithm(RssegAlgorithm):
         if result.vector is not None:
             style_on_load(context, result.vector.path, names, colors)
             outputs[self.OUTPUT_VECTOR] = result.vector.path
-        areas_csv = self.parameterAsFileOutput(parameters, self.OUTPUT_AREAS, context)
-        if areas_csv:
-            outputs[self.OUTPUT_AREAS] = areas_csv
+        if result.options.areas_csv:
+            outputs[self.OUTPUT_AREAS] = result.options.areas_csv
         return outputs
 
     def log_areas(self, feedback, result) -> None:

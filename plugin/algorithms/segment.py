@@ -97,10 +97,10 @@ class SegmentAlgorithm(MapAlgorithm):
                                   feedback=run, **settings)
 
         card = self.read_card(model, read_model_card)
-        result = self.run_map(parameters, context, feedback, segment, card.resolution_cm, confidence)
+        result = self.run_map(parameters, context, feedback, segment, output, card.resolution_cm, confidence)
         feedback.pushInfo(self.tr("Execution provider: {}").format(result.segment.provider))
         self.log_areas(feedback, result)
-        outputs = self.map_results(parameters, context, result, output)
+        outputs = self.map_results(context, result, output)
         outputs[self.CONFIDENCE] = confidence
         return outputs
 
