@@ -154,8 +154,9 @@ def _warp(dataset, path: str, src: osr.SpatialReference, dst: osr.SpatialReferen
           extent, downsample: bool) -> None:
     """A warped VRT on ``dst`` with square ``pixel``-sized cells (map units), aligned on multiples of them.
 
-    Pixels outside the input are marked by the input's nodata, else by an added alpha band,
-    so the segmenter writes nodata there.
+    Pixels outside the input are marked by the input's nodata, else by a mask: the warper's
+    alpha band becomes the mask of a plain VRT over the warped one, so the bands keep the
+    input's numbering (BANDS, the model card's bands) and the segmenter writes nodata there.
     """
     has_nodata = dataset.GetRasterBand(1).GetNoDataValue() is not None
     last = dataset.GetRasterBand(dataset.RasterCount).GetColorInterpretation()
@@ -164,7 +165,16 @@ def _warp(dataset, path: str, src: osr.SpatialReference, dst: osr.SpatialReferen
                    dstAlpha=not has_nodata, srcAlpha=last == gdal.GCI_AlphaBand)
     if extent is not None:
         options.update(outputBounds=tuple(float(v) for v in extent), outputBoundsSRS=src.ExportToWkt())
-    result = gdal.Warp(path, dataset, **options)
-    if result is None:
-        raise ValueError(f"INPUT: GDAL could not warp {dataset.GetDescription()} to {crs_label(dst)}")
-    result = None
+    warped_path = path if has_nodata else os.path.splitext(path)[0] + "_warped.vrt"
+    warped = gdal.Warp(warped_path, dataset, **options)
+    if warped is None:
+        raise ValueError(f"INPUT: GDAL could not warp {dataset.GetDescription()} to {crs_label(dst)} "
+                         f"({gdal.GetLastErrorMsg()})")
+    if not has_nodata:
+        alpha = warped.RasterCount
+        masked = gdal.Translate(path, warped, format="VRT", bandList=list(range(1, alpha)), maskBand=alpha)
+        if masked is None:
+            raise ValueError(f"INPUT: GDAL could not mask the warped {dataset.GetDescription()} "
+                             f"({gdal.GetLastErrorMsg()})")
+        masked = None
+    warped = None
