@@ -166,6 +166,8 @@ def _copy_chunks(layer: QgsRasterLayer, read: LayerRead, target, colour: bool, b
     provider = layer.dataProvider()
     chunks = [(r, c) for r in range(0, read.height, CHUNK) for c in range(0, read.width, CHUNK)]
     block_feedback = QgsRasterBlockFeedback()
+    if feedback is not None:  # a cancel also stops a tile download in progress
+        feedback.canceled.connect(block_feedback.cancel)
     for done, (row, col) in enumerate(chunks):
         if feedback is not None and feedback.isCanceled():
             raise QgsProcessingException("Cancelled: no output was written")
