@@ -443,7 +443,7 @@ SIMPLIFY：仅用于多边形：Douglas-Peucker 简化容差，单位为输出�
 OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixels、area_m2、percent（占类别栅格有效像元的百分比）。同一张表也作为 CLASS_AREAS 结果（JSON）输出。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="170"/>
+        <location filename="../plugin/algorithms/map_base.py" line="171"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
