@@ -16,14 +16,16 @@ polygon geometries (and not with QGIS, which the engine must not import), becaus
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from osgeo import gdal, osr
 
+from .atomic import atomic_write_text
 from .progress import RunFeedback
+from .safeguards import csv_cell
 
 READ_PIXELS = 2**21            # pixels per read of a streaming pass: memory bounded whatever the width
 
@@ -155,18 +157,21 @@ def class_area_statistics(class_path: str, class_names: list[str],
 
 
 def write_area_csv(path: str, areas: list[ClassArea]) -> None:
-    """The statistics as CSV (one row per class, header ``CSV_FIELDS``), written to a temp file then renamed."""
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for row in areas:
-            values = asdict(row)
-            values["area_m2"] = f"{row.area_m2:.3f}"
-            values["percent"] = f"{row.percent:.4f}"
-            writer.writerow(values)
-    os.replace(tmp, path)
+    """The statistics as CSV (one row per class, header ``CSV_FIELDS``), written atomically.
+
+    Class names come from a model file someone else made: a name starting like a formula is
+    quoted so a spreadsheet shows it instead of running it (``engine.safeguards.csv_cell``).
+    """
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for row in areas:
+        values = asdict(row)
+        values["class_name"] = csv_cell(row.class_name)
+        values["area_m2"] = f"{row.area_m2:.3f}"
+        values["percent"] = f"{row.percent:.4f}"
+        writer.writerow(values)
+    atomic_write_text(path, buffer.getvalue())
 
 
 def areas_as_dicts(areas: list[ClassArea]) -> list[dict]:

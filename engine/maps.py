@@ -22,6 +22,7 @@ from .areas import ClassArea, class_area_statistics, write_area_csv
 from .progress import RunFeedback
 from .raster_io import check_writable
 from .resample import GridPlan, plan_grid
+from .run_scope import run_temp_dir
 from .vectorize import VectorResult, vector_driver, vectorize_classes
 
 SEGMENT_SHARE = 0.85   # progress given to segmentation when polygons follow
@@ -102,7 +103,7 @@ def segment_to_map(input_path: str, extent: tuple[float, float, float, float] | 
     SegmentResult-like object with ``class_names``), then area statistics and polygons."""
     feedback = feedback or RunFeedback()
     check_outputs(output_path, options)
-    workdir = tempfile.mkdtemp(prefix="rsseg_map_")
+    workdir = tempfile.mkdtemp(prefix="map_", dir=run_temp_dir())
     try:
         grid = plan_grid(input_path, extent, workdir, resolution_cm=options.resolution_cm,
                          card_resolution_cm=card_resolution_cm)

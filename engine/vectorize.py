@@ -36,7 +36,9 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from .areas import gdal_ok, open_raster, row_areas_m2, rows_per_read, spatial_ref
+from .atomic import commit, discard
 from .progress import Cancelled, RunFeedback
+from .run_scope import register_temp, run_temp_dir
 
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".fgb": "FlatGeobuf",
                   ".shp": "ESRI Shapefile"}
@@ -84,7 +86,7 @@ def vectorize_classes(class_path: str, vector_path: str, class_names: list[str],
     driver = vector_driver(vector_path)
     if simplify < 0:
         raise ValueError(f"SIMPLIFY: expected 0 (no simplification) or a tolerance in map units, got {simplify}")
-    workdir = tempfile.mkdtemp(prefix="rsseg_vector_")
+    workdir = tempfile.mkdtemp(prefix="vector_", dir=run_temp_dir())
     cache = gdal.GetCacheMax()
     gdal.SetCacheMax(GDAL_CACHE_BYTES)  # GDAL's default (5 % of RAM) would grow with the raster
     try:
@@ -226,6 +228,8 @@ def _write_features(regions, path: str, driver_name: str, class_names: list[str]
     stem, ext = os.path.splitext(name)
     tmp_stem = f".{stem}.{uuid.uuid4().hex[:8]}"
     tmp = os.path.join(folder, tmp_stem + ext)
+    for part in _parts(ext):
+        register_temp(os.path.join(folder, tmp_stem + part))  # removed if the run is killed
     target = ogr.GetDriverByName(driver_name).CreateDataSource(tmp)
     if target is None:
         raise ValueError(f"OUTPUT_VECTOR: OGR cannot create {path} ({gdal.GetLastErrorMsg()})")
@@ -265,14 +269,16 @@ def _write_features(regions, path: str, driver_name: str, class_names: list[str]
     _move_parts(folder, tmp_stem, ext, stem)
 
 
+def _parts(ext: str) -> tuple[str, ...]:
+    """The files one vector output is made of (a Shapefile has side-cars)."""
+    return SHAPEFILE_PARTS if ext.lower() == ".shp" else (ext,)
+
+
 def _move_parts(folder: str, tmp_stem: str, ext: str, final_stem: str | None) -> None:
-    """Rename (or, with ``final_stem`` None, delete) a written file and its Shapefile side-cars."""
-    parts = SHAPEFILE_PARTS if ext.lower() == ".shp" else (ext,)
-    for part in parts:
+    """Commit (fsync + rename, engine.atomic) or, with ``final_stem`` None, discard a written file and its side-cars."""
+    for part in _parts(ext):
         tmp = os.path.join(folder, tmp_stem + part)
-        if not os.path.exists(tmp):
-            continue
-        if final_stem is None:
-            os.remove(tmp)
+        if final_stem is None or not os.path.exists(tmp):
+            discard(tmp)
         else:
-            os.replace(tmp, os.path.join(folder, final_stem + part))
+            commit(tmp, os.path.join(folder, final_stem + part))

@@ -60,7 +60,7 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
         <translation>保留聚类模型（.onnx）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/cluster_map.py" line="122"/>
+        <location filename="../plugin/algorithms/cluster_map.py" line="123"/>
         <source>CLUSTERS is ignored: the .onnx cluster model fixes its clusters</source>
         <translation>CLUSTERS 被忽略：.onnx 聚类模型已固定其聚类</translation>
     </message>
@@ -374,57 +374,57 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结�
 <context>
     <name>MapAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="51"/>
+        <location filename="../plugin/algorithms/map_base.py" line="52"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="52"/>
+        <location filename="../plugin/algorithms/map_base.py" line="53"/>
         <source>Extent (empty: whole raster; required for web layers)</source>
         <translation>范围（留空：整个栅格；网络图层必须填写）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="57"/>
+        <location filename="../plugin/algorithms/map_base.py" line="58"/>
         <source>Ground resolution in cm/px (empty: the model&apos;s; 0: the raster&apos;s own)</source>
         <translation>地面分辨率，厘米/像元（留空：取模型的；0：栅格自身的）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="60"/>
+        <location filename="../plugin/algorithms/map_base.py" line="61"/>
         <source>Largest read of a web or virtual layer, in pixels</source>
         <translation>网络或虚拟图层单次读取的最大像元数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="69"/>
+        <location filename="../plugin/algorithms/map_base.py" line="70"/>
         <source>Class polygons</source>
         <translation>类别多边形</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="72"/>
+        <location filename="../plugin/algorithms/map_base.py" line="73"/>
         <source>Polygons: merge regions smaller than (m2)</source>
         <translation>多边形：合并小于该面积的区域（平方米）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="75"/>
+        <location filename="../plugin/algorithms/map_base.py" line="76"/>
         <source>Polygons: simplification tolerance (map units, 0: none)</source>
         <translation>多边形：简化容差（地图单位，0：不简化）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="78"/>
+        <location filename="../plugin/algorithms/map_base.py" line="79"/>
         <source>Area per class (CSV)</source>
         <translation>各类别面积（CSV）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="81"/>
+        <location filename="../plugin/algorithms/map_base.py" line="82"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="82"/>
+        <location filename="../plugin/algorithms/map_base.py" line="83"/>
         <source>Area per class (JSON: class_id, class_name, pixels, area_m2, percent)</source>
         <translation>各类别面积（JSON：class_id、class_name、pixels、area_m2、percent）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="87"/>
+        <location filename="../plugin/algorithms/map_base.py" line="88"/>
         <source>INPUT: any raster layer. Local GDAL files (GeoTIFF, VRT mosaics, ...) are read directly; web (WMS/WMTS/XYZ), virtual and in-memory layers are first read through QGIS at the run&apos;s resolution into a temporary GeoTIFF.
 EXTENT: only this area (any CRS). Required for web layers, which cover the whole world.
 RESOLUTION: ground resolution in cm per pixel the model runs at. Empty: the model card&apos;s &apos;resolution&apos; (the imagery it was trained on); 0: the raster&apos;s own. When the raster differs by more than 5 %, it is resampled on the fly (GDAL warped VRT) and the outputs are written on that grid. Rasters in degrees or in web Mercator are always processed in the UTM zone of the area.

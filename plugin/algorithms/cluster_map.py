@@ -109,6 +109,7 @@ class ClusterMapAlgorithm(MapAlgorithm):
 
     def cluster_segmenter(self, parameters, context, feedback, checkpoint: str, output: str, keep_model: str | None):
         """The segment step of engine.maps: export the cluster model (for a .pt) on the run's grid, then segment."""
+        from engine.run_scope import run_temp_dir
         from engine.segment import segment_raster
 
         clusters = self.parameterAsInt(parameters, self.CLUSTERS, context)
@@ -124,7 +125,7 @@ class ClusterMapAlgorithm(MapAlgorithm):
                                       confidence_path=confidence_path, feedback=run)
             from training.methods.sdcluster_export import export_cluster_model
 
-            workdir = None if keep_model else tempfile.mkdtemp(prefix="rsseg_clusters_")
+            workdir = None if keep_model else tempfile.mkdtemp(prefix="clusters_", dir=run_temp_dir())
             model_path = keep_model or os.path.join(workdir, "clusters.onnx")
             try:
                 export_cluster_model(checkpoint, model_path, clusters=clusters, usage_raster=path,

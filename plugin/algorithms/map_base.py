@@ -21,9 +21,10 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
-    QgsProcessingUtils,
+    QgsRectangle,
 )
 
+from ..extent import extent_in_layer_crs
 from ..raster_adapter import DEFAULT_MAX_PIXELS, is_local_gdal_file, layer_to_raster
 from ..styling import style_on_load
 from .base import RssegAlgorithm, run_feedback
@@ -108,11 +109,9 @@ class MapAlgorithm(RssegAlgorithm):
 
     # ------------------------------------------------------------------ running
     def input_extent(self, parameters, context, layer):
-        """EXTENT in the layer's CRS, or None when empty."""
-        if parameters.get(self.EXTENT) in (None, ""):
-            return None
-        rect = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
-        return None if rect.isNull() or rect.isEmpty() else rect
+        """EXTENT in the layer's CRS (plugin.extent: the checks every algorithm shares), or None when empty."""
+        box = extent_in_layer_crs(self, parameters, context, layer, self.EXTENT)
+        return None if box is None else QgsRectangle(*box)
 
     def resolution_cm(self, parameters, context) -> float | None:
         """RESOLUTION: None when empty (the model card decides), 0 = native."""
@@ -149,6 +148,7 @@ class MapAlgorithm(RssegAlgorithm):
         """
         from engine.maps import check_outputs, segment_to_map
         from engine.progress import Cancelled
+        from engine.run_scope import run_temp_dir
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         extent = self.input_extent(parameters, context, layer) if layer is not None else None
@@ -156,7 +156,7 @@ class MapAlgorithm(RssegAlgorithm):
         # a layer read through QGIS takes the first half of the progress bar, the run the second
         copied_first = feedback is not None and layer is not None and not is_local_gdal_file(layer)
         steps = QgsProcessingMultiStepFeedback(2, feedback) if copied_first else feedback
-        folder = tempfile.mkdtemp(prefix="rsseg_layer_", dir=QgsProcessingUtils.tempFolder())
+        folder = tempfile.mkdtemp(prefix="layer_", dir=run_temp_dir())
         try:
             check_outputs(output, options)  # before a possibly long read of a web layer
             read_cm = options.resolution_cm if options.resolution_cm is not None else card_resolution_cm
