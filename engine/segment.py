@@ -30,10 +30,17 @@ from .progress import RunFeedback
 from .raster_io import BLOCK, ClassRasterWriter, RasterReader, Region, check_writable, raster_region
 from .safeguards import check_model_input, open_raster
 from .session import CUDA_PROVIDER, ModelSession, cuda_free_bytes, gpu_batch, open_model
-from .tiling import ColumnBlock, TileGrid, carried_cols, column_blocks, computed_cols, make_grid
+from .tiling import (
+    DEFAULT_OVERLAP_PERCENT,
+    DEFAULT_TILE_SIZE,
+    ColumnBlock,
+    TileGrid,
+    carried_cols,
+    column_blocks,
+    computed_cols,
+    make_grid,
+)
 
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP = 15.0
 DEFAULT_BATCH = 4
 DEFAULT_STRIP_MB = 24       # score strip budget: wider regions are cut into column blocks
 OPEN_CACHE_MB = 8        # GDAL block cache while opening; the run sizes its own (gdal_cache_bytes)
@@ -110,7 +117,9 @@ def segment_raster(
             tile = choose_tile(model, tile_size)
             batch = choose_batch(model, batch_size, feedback.log, tile)
             out_size, n_classes = output_geometry(model, tile)
-            overlap = float(overlap if overlap is not None else (model.card.tile_overlap_percent or DEFAULT_OVERLAP))
+            if overlap is None:
+                overlap = model.card.tile_overlap_percent or DEFAULT_OVERLAP_PERCENT
+            overlap = float(overlap)
             grid = make_grid(region.height, region.width, tile, out_size, overlap)
             blocks = column_blocks(grid, block_width(grid, n_classes, max_strip_mb))
             names, colors = model.card.names_for(n_classes), model.card.colors_for(n_classes)
@@ -174,7 +183,7 @@ def choose_tile(model: ModelSession, tile_size: int) -> tuple[int, int]:
             raise ValueError(f"TILE_SIZE: this model only accepts {fixed[0]}x{fixed[1]} tiles; "
                              f"set TILE_SIZE to 0 or {fixed[0]}")
         return fixed
-    size = int(tile_size or model.card.tile_size or DEFAULT_TILE)
+    size = int(tile_size or model.card.tile_size or DEFAULT_TILE_SIZE)
     if size < 8:
         raise ValueError(f"TILE_SIZE: {size} px is too small; use 0 (model default) or at least 64")
     return size, size

@@ -164,6 +164,9 @@ def _export_parser(sub) -> None:
                    help="comma-separated rasters to calibrate int8 on (default: the checkpoint's training rasters)")
     p.add_argument("--fp16", action="store_true",
                    help="write a half-precision model for GPUs (inputs and outputs stay float32)")
+    p.add_argument("--fixed-shape", action="store_true",
+                   help="fix the input's height and width to the tile size (batch stays dynamic): "
+                        "the form the Deepness plugin loads")
     p.set_defaults(handler=_run_export)
 
 
@@ -172,7 +175,7 @@ def _run_export(args: argparse.Namespace, feedback: RunFeedback) -> int:
 
     if _rank() == 0:
         export_checkpoint(args.checkpoint, args.output, tile_size=args.tile_size, overlap_percent=args.overlap,
-                          feedback=feedback, int8=args.int8, fp16=args.fp16,
+                          feedback=feedback, int8=args.int8, fp16=args.fp16, fixed_shape=args.fixed_shape,
                           calibration=[p.strip() for p in args.calibration.split(",") if p.strip()])
     return 0
 

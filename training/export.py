@@ -1,8 +1,14 @@
 """Export trained networks to ONNX files that carry their model card, checked against torch.
 
 Every model the engine runs goes through :func:`export_module`: eval mode, softmax inside
-the graph (the engine and Deepness expect probabilities), opset 17, dynamic batch and
-spatial dimensions, and the :class:`engine.model_card.ModelCard` in ``metadata_props``.
+the graph (the engine and Deepness expect probabilities), opset 17, a dynamic batch, dynamic
+spatial dimensions unless a fixed shape is asked for, and the
+:class:`engine.model_card.ModelCard` in ``metadata_props``. The class dimension of the
+output is always a static integer: the TorchScript exporter names it symbolically
+(``Softmaxoutput_dim_1``), and Deepness, which counts classes from the declared output
+shape, then fails after running every tile. Deepness also needs a fixed tile size (its
+dialog takes the tile size from the input shape), hence ``fixed_shape``: batch dynamic,
+height and width fixed to the card's tile size (docs/model_card.md).
 The file is then run with onnxruntime on a random batch and compared with torch: an
 export that changes the numbers by more than ``1e-4`` fails instead of producing a model
 that silently segments differently. It is written to a temporary name and renamed when
@@ -23,13 +29,12 @@ from engine.atomic import atomic_path
 from engine.model_card import ModelCard
 from engine.progress import RunFeedback
 from engine.safeguards import value_range_from_normalization
+from engine.tiling import DEFAULT_OVERLAP_PERCENT, card_tile_size
 from training.checkpoint import Checkpoint, CheckpointError
 from training.nets.registry import build_segmentation_net
 
 OPSET = 17
 TOLERANCE = 1e-4
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP_PERCENT = 25.0
 
 
 class ExportError(ValueError):
@@ -64,9 +69,10 @@ def export_module(
 
     ``add_softmax`` appends a softmax over classes and sets ``card.outputs`` to
     "probabilities"; pass False for a module that already ends in probabilities (or whose
-    card says "logits"). ``dynamic_spatial`` False fixes H and W to ``sample_size`` for
-    networks that cannot take other sizes (the card's tile size should then match).
-    The module is moved to the CPU and put in eval mode.
+    card says "logits"). ``dynamic_spatial`` False fixes H and W to ``sample_size`` (networks
+    that cannot take other sizes, or a Deepness export; the card's tile size should then
+    match). The output's class dimension, and with fixed H and W its spatial ones, are
+    declared as integers. The module is moved to the CPU and put in eval mode.
     """
     feedback = feedback or RunFeedback()
     target = Path(onnx_path)
@@ -90,8 +96,9 @@ def export_module(
                 input_names=["input"], output_names=["output"],
                 dynamic_axes={"input": axes, "output": axes},
             )
-            classes = int(graph(dummy).shape[1])
-        _write_metadata(tmp, card, classes)
+            produced = graph(dummy).shape
+        static = {1: int(produced[1])} | ({} if dynamic_spatial else {2: int(produced[2]), 3: int(produced[3])})
+        _write_metadata(tmp, card, static)
         if check:
             sizes = [sample_size] + ([sample_size + 32] if dynamic_spatial else [])
             for size in sizes:
@@ -107,20 +114,22 @@ def export_module(
     return target
 
 
-def _write_metadata(path: Path, card: ModelCard, classes: int | None = None) -> None:
-    """Write ``card`` into the file; fix the output's class dimension to ``classes``.
+def _write_metadata(path: Path, card: ModelCard, static_output_dims: dict[int, int]) -> None:
+    """Write ``card`` into the file and declare ``static_output_dims`` (axis -> size) of the output as integers.
 
     The TorchScript exporter leaves the class dimension symbolic after Softmax
-    ("Softmaxoutput_dim_1"): with it fixed, the engine reads the output shape from the graph
-    instead of running a probe tile.
+    ("Softmaxoutput_dim_1"): fixed, the engine reads the output shape from the graph instead
+    of running a probe tile, and Deepness can count the classes.
     """
     import onnx
 
     model = onnx.load(str(path))
-    if classes:
-        dim = model.graph.output[0].type.tensor_type.shape.dim[1]
-        dim.Clear()
-        dim.dim_value = classes
+    for output in model.graph.output:
+        dims = output.type.tensor_type.shape.dim
+        for axis, size in static_output_dims.items():
+            if axis < len(dims):
+                dims[axis].Clear()
+                dims[axis].dim_value = size
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, card.to_metadata())
     onnx.checker.check_model(model)
@@ -185,9 +194,10 @@ def card_for_checkpoint(checkpoint: Checkpoint, tile_size: int | None = None,
                         overlap_percent: float | None = None) -> ModelCard:
     """Model card of a fine-tuned checkpoint: classes, bands, normalisation, tiling, provenance.
 
-    Tile size defaults to 512 pixels, or the training patch size when that is larger.
+    Tile size and overlap default to :mod:`engine.tiling`'s (512 pixels, or the training
+    patch size when that is larger; 15 %).
     """
-    patch = int(checkpoint.extra_state.get("patch_size") or checkpoint.config.get("patch_size") or DEFAULT_TILE)
+    patch = checkpoint.extra_state.get("patch_size") or checkpoint.config.get("patch_size")
     config: dict[str, Any] = dict(checkpoint.config)
     if checkpoint.extra_state.get("pretrained_method"):
         config["pretrained_method"] = checkpoint.extra_state["pretrained_method"]
@@ -198,7 +208,7 @@ def card_for_checkpoint(checkpoint: Checkpoint, tile_size: int | None = None,
         bands=list(checkpoint.bands),
         band_offset=[float(v) for v in checkpoint.band_offset],
         band_scale=[float(v) for v in checkpoint.band_scale],
-        tile_size=int(tile_size) if tile_size else max(DEFAULT_TILE, patch),
+        tile_size=card_tile_size(tile_size, patch),
         tile_overlap_percent=float(overlap_percent) if overlap_percent is not None else DEFAULT_OVERLAP_PERCENT,
         nodata=checkpoint.nodata,
         resolution_cm=checkpoint.extra_state.get("resolution_cm"),
@@ -215,6 +225,7 @@ def export_checkpoint(
     *,
     tile_size: int | None = None,
     overlap_percent: float | None = None,
+    fixed_shape: bool = False,
     feedback: RunFeedback | None = None,
     int8: bool = False,
     calibration: list[str] | None = None,
@@ -225,6 +236,8 @@ def export_checkpoint(
     ``int8``: write a static-QDQ int8 model instead (``training.quantize``), calibrated on
     ``calibration`` rasters or else the checkpoint's training rasters, checked against fp32.
     ``fp16``: a half-precision model for GPUs (float32 inputs and outputs kept).
+    ``fixed_shape`` (FIXED_SHAPE, ``--fixed-shape``) fixes the input's height and width to the
+    card's tile size, the batch staying dynamic: the form Deepness loads.
     """
     if int8 and fp16:
         raise ValueError("QUANTIZE: choose int8 or fp16, not both")
@@ -235,15 +248,18 @@ def export_checkpoint(
     checkpoint = load_finetuned(checkpoint_path)
     net = rebuild_network(checkpoint)
     card = card_for_checkpoint(checkpoint, tile_size, overlap_percent)
+    shape = {"dynamic_spatial": False, "sample_size": int(card.tile_size)} if fixed_shape else {}
+
+    def fp32_export(target):
+        return export_module(net, card, checkpoint.in_channels, target, feedback=feedback, **shape)
+
     if int8:
         from training.quantize import export_quantized, training_rasters
 
         rasters = list(calibration or []) or training_rasters(checkpoint.config)
-        return export_quantized(lambda fp32: export_module(net, card, checkpoint.in_channels, fp32, feedback=feedback),
-                                onnx_path, rasters, feedback)
+        return export_quantized(fp32_export, onnx_path, rasters, feedback)
     if fp16:
         from training.quantize import export_fp16
 
-        return export_fp16(lambda fp32: export_module(net, card, checkpoint.in_channels, fp32, feedback=feedback),
-                           onnx_path, feedback)
-    return export_module(net, card, checkpoint.in_channels, onnx_path, feedback=feedback)
+        return export_fp16(fp32_export, onnx_path, feedback)
+    return fp32_export(onnx_path)

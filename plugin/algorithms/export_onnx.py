@@ -15,7 +15,7 @@ from .base import RssegAlgorithm, run_feedback
 
 
 class ExportOnnxAlgorithm(RssegAlgorithm):
-    """rsseg:export_onnx: checkpoint -> ONNX (fp32, or int8 with QUANTIZE), checked before it is written."""
+    """rsseg:export_onnx: checkpoint -> ONNX (fp32, or int8 with QUANTIZE; FIXED_SHAPE for Deepness)."""
 
     algorithm_name = "export_onnx"
     group_key = "finetuning"
@@ -23,21 +23,29 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
     QUANTIZE = "QUANTIZE"
     CALIBRATION = "CALIBRATION"
 
+    CHECKPOINT = "CHECKPOINT"
+    TILE_SIZE = "TILE_SIZE"
+    OVERLAP = "OVERLAP"
+    FIXED_SHAPE = "FIXED_SHAPE"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Export a fine-tuned checkpoint to ONNX")
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr(
             "Writes the network of a fine-tuned checkpoint as an ONNX model that 'Segment raster with an ONNX "
-            "model' (and the Deepness plugin) can run.\n\n"
-            "The model outputs class probabilities (softmax in the graph) for any batch and tile size, and carries "
-            "its model card: class names and colours, bands, normalisation, tile size and overlap, and the training "
+            "model' (and, with FIXED_SHAPE, the Deepness plugin) can run.\n\n"
+            "The model outputs class probabilities (softmax in the graph) for any batch size, and carries its model "
+            "card: class names and colours, bands, normalisation, tile size and overlap, and the training "
             "configuration. The export is run once with onnxruntime and compared with torch; a model that differs by "
             "more than 1e-4 is not written.\n"
             "CHECKPOINT: a .pt file written by 'Fine-tune a segmentation model'. Pretraining checkpoints have no "
             "segmentation head: fine-tune them first (for SDCluster cluster maps use 'Cluster map').\n"
             "TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).\n"
-            "OVERLAP: tile overlap in percent stored in the card (default 25).\n"
+            "OVERLAP: tile overlap in percent stored in the card (default 15).\n"
+            "FIXED_SHAPE: fix the input's height and width to the tile size (the batch stays dynamic). Deepness "
+            "only loads models of a fixed tile size; rsseg runs both forms, a fixed one only at its tile size.\n"
             "QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU "
             "(docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the "
             "checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels "
@@ -46,35 +54,39 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
-        self.addParameter(QgsProcessingParameterFile("CHECKPOINT", self.tr("Fine-tuned checkpoint"), extension="pt"))
+        self.addParameter(QgsProcessingParameterFile(
+            self.CHECKPOINT, self.tr("Fine-tuned checkpoint"), extension="pt"))
         self.addParameter(QgsProcessingParameterNumber(
-            "TILE_SIZE", self.tr("Tile size in pixels (0: default)"), QgsProcessingParameterNumber.Integer,
+            self.TILE_SIZE, self.tr("Tile size in pixels (0: default)"), QgsProcessingParameterNumber.Integer,
             defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "OVERLAP", self.tr("Tile overlap in % (empty: 25)"), QgsProcessingParameterNumber.Double,
+            self.OVERLAP, self.tr("Tile overlap in % (empty: 15)"), QgsProcessingParameterNumber.Double,
             optional=True, minValue=0, maxValue=90))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.FIXED_SHAPE, self.tr("Fixed tile size (for the Deepness plugin)"), defaultValue=False))
         self.addParameter(QgsProcessingParameterBoolean(
             self.QUANTIZE, self.tr("Quantize to int8 (faster on CPU, checked against fp32)"), defaultValue=False))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.CALIBRATION, self.tr("Calibration rasters for int8 (empty: the training rasters)"),
             QgsProcessing.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
-            "OUTPUT_MODEL", self.tr("ONNX model"), fileFilter="ONNX model (*.onnx)"))
+            self.OUTPUT_MODEL, self.tr("ONNX model"), fileFilter="ONNX model (*.onnx)"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.check_dependencies()
         from engine.progress import Cancelled
         from training.export import export_checkpoint
 
-        checkpoint = self.parameterAsFile(parameters, "CHECKPOINT", context)
-        output = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
+        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
+        output = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         overlap = None
-        if parameters.get("OVERLAP") not in (None, ""):
-            overlap = self.parameterAsDouble(parameters, "OVERLAP", context)
+        if parameters.get(self.OVERLAP) not in (None, ""):
+            overlap = self.parameterAsDouble(parameters, self.OVERLAP, context)
         try:
             path = export_checkpoint(
-                checkpoint, output, tile_size=self.parameterAsInt(parameters, "TILE_SIZE", context) or None,
-                overlap_percent=overlap, feedback=run_feedback(feedback),
+                checkpoint, output, tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
+                overlap_percent=overlap, fixed_shape=self.parameterAsBoolean(parameters, self.FIXED_SHAPE, context),
+                feedback=run_feedback(feedback),
                 int8=self.parameterAsBool(parameters, self.QUANTIZE, context),
                 calibration=[layer.source() for layer in
                              self.parameterAsLayerList(parameters, self.CALIBRATION, context) or []])
@@ -83,4 +95,4 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from None
         feedback.setProgress(100)
-        return {"OUTPUT_MODEL": str(path)}
+        return {self.OUTPUT_MODEL: str(path)}

@@ -43,13 +43,12 @@ from torch import nn
 from engine.model_card import ModelCard, default_color
 from engine.progress import RunFeedback
 from engine.safeguards import check_band_count
+from engine.tiling import DEFAULT_OVERLAP_PERCENT, card_tile_size
 from training.checkpoint import Checkpoint, CheckpointError, config_from_dict
 from training.data.rasters import valid_mask
 from training.methods.sdcluster import DenseBranch, SDClusterMethod, cosine_scores
 from training.methods.sdcluster_config import SDClusterConfig
 
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP_PERCENT = 25.0
 MAX_CLASSES = 255          # class rasters are uint8 with 255 as nodata
 MERGE_RULES = ("max", "sum")
 MIN_SHARE = 0.01           # a prototype "is used" when it wins at least 1 % of the sampled pixels
@@ -90,6 +89,7 @@ class ClusterMapNet(nn.Module):
         self.one_per_group = len(self.bounds) == merge.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Cluster probabilities of ``x``."""
         embeddings = self.projector(self.encoder(x)[-1])
         scores = cosine_scores(embeddings, self.prototypes)
         scores = F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
@@ -109,6 +109,7 @@ class ClusterMapNet(nn.Module):
 
     @property
     def n_outputs(self) -> int:
+        """Number of output clusters."""
         return int(self.merge.shape[0])
 
 
@@ -198,7 +199,8 @@ def merge_matrix(
 
 
 # ----------------------------------------------------------------------------- loading
-def load_sdcluster(checkpoint_path: str | os.PathLike, parameter: str = "CHECKPOINT") -> tuple[Checkpoint, SDClusterMethod]:
+def load_sdcluster(checkpoint_path: str | os.PathLike,
+                   parameter: str = "CHECKPOINT") -> tuple[Checkpoint, SDClusterMethod]:
     """The checkpoint and its method with the trained weights (eval mode, CPU)."""
     try:
         checkpoint = Checkpoint.load(checkpoint_path)
@@ -262,14 +264,13 @@ def cluster_card(checkpoint: Checkpoint, n_clusters: int, extra_config: dict[str
     and normalisation, task "clusters", method "sdcluster" and the training config."""
     config = dict(checkpoint.config)
     config.update(extra_config)
-    patch = int(checkpoint.config.get("patch_size") or DEFAULT_TILE)
     return ModelCard(
         class_names=[f"cluster {k}" for k in range(n_clusters)],
         class_colors=[default_color(k) for k in range(n_clusters)],
         bands=list(checkpoint.bands),
         band_offset=[float(v) for v in checkpoint.band_offset],
         band_scale=[float(v) for v in checkpoint.band_scale],
-        tile_size=int(tile_size) if tile_size else max(DEFAULT_TILE, patch),
+        tile_size=card_tile_size(tile_size, checkpoint.config.get("patch_size")),
         tile_overlap_percent=DEFAULT_OVERLAP_PERCENT,
         nodata=checkpoint.nodata,
         outputs="probabilities",
