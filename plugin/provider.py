@@ -28,6 +28,7 @@ ALGORITHMS: tuple[tuple[str, str], ...] = (
     ("pretrain_sdcluster", "PretrainSdclusterAlgorithm"),
     ("cluster_map", "ClusterMapAlgorithm"),
     ("pretrain_diffusion", "PretrainDiffusionAlgorithm"),
+    ("check_environment", "CheckEnvironmentAlgorithm"),
 )
 
 

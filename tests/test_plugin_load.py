@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from conftest import QGIS_PLUGINS, REPO
 
-GROUP_NAMES = {"Pretraining", "Fine-tuning", "Inference", "Evaluation"}
+GROUP_NAMES = {"Pretraining", "Fine-tuning", "Inference", "Evaluation", "Tools"}
 
 
 def test_metadata_declares_a_processing_provider():
@@ -144,7 +144,7 @@ def test_every_algorithm_follows_the_conventions(rsseg_provider):
         assert alg.displayName().strip(), label
         assert alg.shortHelpString().strip(), f"{label}: empty shortHelpString"
         assert alg.group() in GROUP_NAMES, f"{label}: group {alg.group()!r}"
-        assert alg.groupId() in {"pretraining", "finetuning", "inference", "evaluation"}, label
+        assert alg.groupId() in {"pretraining", "finetuning", "inference", "evaluation", "tools"}, label
         names = [p.name() for p in alg.parameterDefinitions()]
         assert names, f"{label}: no parameters"
         for name in names:

@@ -23,6 +23,7 @@ GROUPS = {
     "finetuning": QT_TRANSLATE_NOOP("RssegAlgorithm", "Fine-tuning"),
     "inference": QT_TRANSLATE_NOOP("RssegAlgorithm", "Inference"),
     "evaluation": QT_TRANSLATE_NOOP("RssegAlgorithm", "Evaluation"),
+    "tools": QT_TRANSLATE_NOOP("RssegAlgorithm", "Tools"),
 }
 
 # DEVICE choices, in enum order (auto picks CUDA when there is one, else the CPU)
