@@ -8,13 +8,12 @@ reference's nodata, pixels outside the reference, and prediction pixels equal to
 the prediction's nodata are skipped.
 
 Outputs: an HTML report for people and a CSV or JSON table with the same numbers for
-scripts, both written to a temporary name and renamed when complete.
+scripts (rendered by :mod:`engine.report`), both written to a temporary name and renamed
+when complete, and PNG previews beside the report (:mod:`engine.previews`): extra images,
+the prediction, the reference, extra class maps, embedded in the report too.
 """
 from __future__ import annotations
 
-import csv
-import html
-import io
 import json
 import math
 import os
@@ -31,8 +30,10 @@ from rasterio.windows import Window
 
 from engine.atomic import atomic_write_text
 from engine.metrics import apply_mapping, confusion_matrix, match_clusters, scores_from_confusion
+from engine.previews import Preview, class_colors_of, has_color_table, order_extra_rasters, preview_path, write_preview
 from engine.progress import RunFeedback
-from engine.safeguards import csv_cell, open_raster
+from engine.report import html_report, table_text
+from engine.safeguards import open_raster
 
 PREDICTION_NODATA = 255   # what rsseg's segmentation writes where it had no valid input
 WINDOW = 512              # pixels per side of a read window: ~1 MB per band, any raster size
@@ -50,19 +51,24 @@ class EvaluationResult:
     cluster_confusion: np.ndarray | None = None      # clusters x classes, cluster mode only
     mapping: dict[int, int] = field(default_factory=dict)
     matching: str = ""                                # "hungarian" or "majority", cluster mode only
+    class_colors: list[tuple[int, int, int]] = field(default_factory=list)   # map colours, for the report
     report_path: str | None = None
     table_path: str | None = None
+    previews: list[Preview] = field(default_factory=list)
 
     @property
     def miou(self) -> float:
+        """Mean IoU over the classes present in the reference."""
         return self.scores["miou"]
 
     @property
     def overall_accuracy(self) -> float:
+        """Share of the compared pixels whose class is right."""
         return self.scores["overall_accuracy"]
 
     @property
     def kappa(self) -> float:
+        """Cohen's kappa."""
         return self.scores["kappa"]
 
     def as_dict(self) -> dict:
@@ -272,6 +278,8 @@ def evaluate_rasters(
     class_names: Sequence[str] | None = None,
     cluster_mode: bool = False,
     reference_class_names: Sequence[str] | None = None,
+    previews: bool = True,
+    preview_rasters: Sequence[str] = (),
     feedback: RunFeedback | None = None,
 ) -> EvaluationResult:
     """Score ``prediction_path`` against ``reference_path`` and write the report and table.
@@ -282,6 +290,8 @@ def evaluate_rasters(
     ``output_table`` ends in ``.json``, CSV otherwise. Either output may be None.
     ``reference_class_names`` name the reference's ids (a rasterized polygon layer): when
     the prediction stores class names, reference ids are renumbered to match by name.
+    With a report and ``previews``, PNG pictures of the prediction and the reference (and of
+    ``preview_rasters``: images before them, class maps after) go beside the report and into it.
     """
     feedback = feedback or RunFeedback()
     given = list(class_names or [])
@@ -323,17 +333,71 @@ def evaluate_rasters(
         mapping=mapping,
         matching=matching,
     )
-    if output_table:
-        atomic_write_text(output_table, table_text(result, as_json=str(output_table).lower().endswith(".json")))
-        result.table_path = str(output_table)
-    if output_report:
-        atomic_write_text(output_report, html_report(result, prediction_path, reference_path))
-        result.report_path = str(output_report)
+    result.class_colors = _class_colors(prediction_path, reference_path, len(names), cluster_mode)
+    _write_outputs(result, prediction_path, reference_path, output_report, output_table,
+                   list(preview_rasters) if previews else None, ignore_value)
     feedback.log(
         f"mIoU {result.miou:.4f}, overall accuracy {result.overall_accuracy:.4f}, kappa {result.kappa:.4f} "
         f"over {result.scores['pixels']} pixels"
     )
     return result
+
+
+def _class_colors(prediction_path, reference_path, n: int, cluster_mode: bool) -> list[tuple[int, int, int]]:
+    """Map colours of the scored classes: the prediction's colour table (the reference's in
+    cluster mode, where prediction values are clusters), else the default palette."""
+    for path in ([] if cluster_mode else [prediction_path]) + [reference_path]:
+        with rasterio.open(path) as src:
+            if has_color_table(src):
+                return class_colors_of(src, n)
+    with rasterio.open(prediction_path) as src:
+        return class_colors_of(src, n)
+
+
+def _write_outputs(result: EvaluationResult, prediction_path, reference_path, output_report, output_table,
+                   preview_rasters: list[str] | None, ignore_value: int) -> None:
+    if output_table:
+        atomic_write_text(output_table, table_text(result, as_json=str(output_table).lower().endswith(".json")))
+        result.table_path = str(output_table)
+    if output_report:
+        if preview_rasters is not None:
+            result.previews = write_previews(result, prediction_path, reference_path, output_report,
+                                             preview_rasters, ignore_value)
+        atomic_write_text(output_report, html_report(result, prediction_path, reference_path, result.previews))
+        result.report_path = str(output_report)
+
+
+def write_previews(result: EvaluationResult, prediction_path, reference_path, output_report,
+                   extra: Sequence[str] = (), ignore_value: int = 255) -> list[Preview]:
+    """PNGs beside the report: extra images | prediction | reference (on the prediction's grid) | extra class maps.
+
+    The reference is drawn in the prediction's colours in class mode, so a right pixel has the
+    same colour in both pictures.
+    """
+    images, class_maps = order_extra_rasters(extra)
+    Path(output_report).parent.mkdir(parents=True, exist_ok=True)
+    colors = None if result.cluster_mode else result.class_colors
+    panels: list[Preview] = []
+
+    def add(dataset, title: str, kind: str | None = None, panel_colors=None) -> None:
+        target = preview_path(output_report, len(panels) + 1, title)
+        panels.append(write_preview(dataset, title, target, kind, panel_colors))
+
+    for path in images:
+        with rasterio.open(path) as src:
+            add(src, Path(path).stem, "image")
+    with rasterio.open(prediction_path) as pred, rasterio.open(reference_path) as ref_src:
+        add(pred, "prediction", "classes")
+        ref = _open_reference_on_grid(pred, ref_src, ignore_value)
+        try:
+            add(ref, "reference", "classes", colors)
+        finally:
+            if ref is not ref_src:
+                ref.close()
+    for path in class_maps:
+        with rasterio.open(path) as src:
+            add(src, Path(path).stem, "classes")
+    return panels
 
 
 def _match_present(cluster_cm: np.ndarray) -> tuple[dict[int, int], str]:
@@ -351,100 +415,3 @@ def _match_present(cluster_cm: np.ndarray) -> tuple[dict[int, int], str]:
 
 
 # ----------------------------------------------------------------------------- writing
-def table_text(result: EvaluationResult, as_json: bool = False) -> str:
-    """The numbers of the report as JSON, or as CSV in three blocks separated by a blank line:
-    per-class scores, overall scores (metric,value), the confusion matrix."""
-    if as_json:
-        return json.dumps(result.as_dict(), indent=2)
-    data = result.as_dict()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["class_id", "class_name", "iou", "f1", "precision", "recall", "support"])
-    for c in data["classes"]:
-        scores = [_csv_number(c[k]) for k in ("iou", "f1", "precision", "recall")]
-        writer.writerow([c["id"], csv_cell(c["name"])] + scores + [c["support"]])
-    writer.writerow([])
-    writer.writerow(["metric", "value"])
-    for key in ("miou", "overall_accuracy", "kappa", "pixels"):
-        writer.writerow([key, _csv_number(data[key])])
-    if result.cluster_mode:
-        for cluster, cls in sorted(result.mapping.items()):
-            writer.writerow([f"cluster_{cluster}", f"class {cls}: {result.class_names[cls]}"])
-    writer.writerow([])
-    writer.writerow(["reference \\ predicted"] + [csv_cell(n) for n in result.class_names])  # no formulas
-    for name, row in zip(result.class_names, result.confusion.tolist()):
-        writer.writerow([csv_cell(name)] + row)
-    return buffer.getvalue()
-
-
-def _csv_number(value) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else f"{value:.6f}"
-
-
-def _fmt(value: float | None, percent: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{100 * value:.2f}" if percent else f"{value:.4f}"
-
-
-def html_report(result: EvaluationResult, prediction_path, reference_path) -> str:
-    """A self-contained HTML page: headline scores, per-class table, confusion matrix."""
-    e = html.escape
-    names = result.class_names
-    s = result.scores
-    rows = "".join(
-        f"<tr><td>{i}</td><td>{e(n)}</td><td>{_fmt(s['iou'][i], True)}</td><td>{_fmt(s['f1'][i], True)}</td>"
-        f"<td>{_fmt(s['precision'][i], True)}</td><td>{_fmt(s['recall'][i], True)}</td>"
-        f"<td>{s['support'][i]}</td></tr>"
-        for i, n in enumerate(names)
-    )
-    head = "".join(f"<th>{e(n)}</th>" for n in names)
-    body = []
-    for i, row in enumerate(result.confusion.tolist()):
-        cells = "".join(
-            f"<td class='{'diag' if i == j else ''}'>{v}</td>" for j, v in enumerate(row)
-        )
-        body.append(f"<tr><th>{e(names[i])}</th>{cells}<td>{sum(row)}</td></tr>")
-    col_totals = "".join(f"<td>{v}</td>" for v in result.confusion.sum(axis=0).tolist())
-    mapping = ""
-    if result.cluster_mode:
-        items = "".join(
-            f"<tr><td>{k}</td><td>{v}: {e(names[v])}</td></tr>" for k, v in sorted(result.mapping.items())
-        )
-        how = ("one-to-one (Hungarian matching: as many clusters as classes)" if result.matching == "hungarian"
-               else "by majority vote (cluster and class counts differ)")
-        mapping = (
-            "<h2>Cluster to class mapping</h2>"
-            f"<p>Prediction values are cluster ids, matched to reference classes {how} "
-            "before scoring.</p>"
-            f"<table><tr><th>cluster</th><th>class</th></tr>{items}</table>"
-        )
-    return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>rsseg accuracy assessment</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-td, th {{ border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }}
-td.diag {{ background: #dfd; font-weight: bold; }}
-.headline td {{ font-size: 1.3em; }}
-</style></head><body>
-<h1>Accuracy assessment</h1>
-<p>Prediction: <code>{e(str(prediction_path))}</code><br>Reference: <code>{e(str(reference_path))}</code><br>
-{s['pixels']} pixels compared (ignore values, nodata and pixels outside the reference skipped).</p>
-<table class="headline"><tr><th>mIoU (%)</th><th>Overall accuracy (%)</th><th>Cohen's kappa</th></tr>
-<tr><td>{_fmt(s['miou'], True)}</td><td>{_fmt(s['overall_accuracy'], True)}</td><td>{_fmt(s['kappa'])}</td></tr>
-</table>
-<p>mIoU is the mean IoU over the classes present in the reference.</p>
-{mapping}
-<h2>Per class (%)</h2>
-<table><tr><th>id</th><th>class</th><th>IoU</th><th>F1</th><th>precision</th><th>recall</th><th>reference pixels</th></tr>
-{rows}</table>
-<h2>Confusion matrix (pixels)</h2>
-<p>Rows: reference class. Columns: predicted class.</p>
-<table><tr><th>reference \\ predicted</th>{head}<th>total</th></tr>
-{''.join(body)}
-<tr><th>total</th>{col_totals}<td>{s['pixels']}</td></tr></table>
-</body></html>
-"""

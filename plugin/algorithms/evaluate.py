@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsRasterLayer,
@@ -35,6 +36,8 @@ class EvaluateAlgorithm(RssegAlgorithm):
     group_key = "evaluation"
     requires = ("rasterio",)
 
+    PREVIEW_LAYERS = "PREVIEW_LAYERS"
+
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Evaluate segmentation (accuracy assessment)")
 
@@ -50,8 +53,12 @@ class EvaluateAlgorithm(RssegAlgorithm):
             "MODE 'clusters': prediction values are cluster ids (e.g. from rsseg:cluster_map); each "
             "cluster is first matched to a class: one-to-one (Hungarian) when there are as many clusters "
             "as classes, by majority vote otherwise.\n\n"
-            "Outputs: an HTML report, a table (.csv or .json, by the file extension) with the same "
-            "numbers, and MIOU, OVERALL_ACCURACY and KAPPA as numbers for models."
+            "PREVIEW_LAYERS (optional): more rasters to show in the report, e.g. the image that was segmented "
+            "and a cluster map. The report shows previews (small PNG pictures, also written beside it): these "
+            "images, then the prediction and the reference, then those with a colour table (class maps).\n\n"
+            "Outputs: an HTML report with previews and a confusion matrix coloured by share, a table (.csv or "
+            ".json, by the file extension) with the same numbers, and MIOU, OVERALL_ACCURACY and KAPPA as "
+            "numbers for models."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
@@ -66,6 +73,9 @@ class EvaluateAlgorithm(RssegAlgorithm):
             "IGNORE_VALUE", self.tr("Reference value to ignore"), type=QgsProcessingParameterNumber.Integer,
             defaultValue=255, minValue=0))
         self.addParameter(QgsProcessingParameterEnum("MODE", self.tr("Prediction holds"), options=MODES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.PREVIEW_LAYERS, self.tr("More rasters to preview in the report (image, cluster map)"),
+            layerType=QgsProcessing.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_HTML", self.tr("Report"), fileFilter="HTML (*.html)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -89,6 +99,8 @@ class EvaluateAlgorithm(RssegAlgorithm):
         if output_table and not output_table.lower().endswith((".csv", ".json")):
             raise QgsProcessingException(f"OUTPUT_TABLE: use a .csv or .json file name, got {output_table}")
 
+        previews = [raster_layer_path(layer, self.PREVIEW_LAYERS)
+                    for layer in self.parameterAsLayerList(parameters, self.PREVIEW_LAYERS, context)]
         workdir = None
         class_names: list[str] = []
         try:
@@ -109,7 +121,8 @@ class EvaluateAlgorithm(RssegAlgorithm):
             try:
                 result = evaluate_rasters(
                     prediction, reference, output_html, output_table, ignore_value=ignore_value,
-                    reference_class_names=class_names or None, cluster_mode=cluster_mode, feedback=run_feedback(feedback))
+                    reference_class_names=class_names or None, cluster_mode=cluster_mode, preview_rasters=previews,
+                    feedback=run_feedback(feedback))
             except Cancelled:
                 feedback.reportError("cancelled; no report written", False)
                 return {}
