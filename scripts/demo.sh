@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The rsseg demo (`make demo`): the whole workflow through qgis_process, on SYNTHETIC data.
+# The rsseg demo (`make demo`): the whole workflow through qgis_process, on REAL aerial imagery.
 #
-#   1. make two synthetic 4-band scenes with labels (training and test; training.data.synthetic)
-#   2. pretrain with every self-supervised method whose algorithm is installed (tiny runs)
-#   3. fine-tune a segmentation model from the best-suited pretrained checkpoint -> ONNX
-#   4. segment the whole test scene with the ONNX model
-#   5. evaluate it against the test labels: HTML report + JSON table, mIoU printed
+#   1. the two crops of Dubai aerial imagery shipped in demo/data/ (a training and a test area, with
+#      labels; CC0, see demo/data/README.md)
+#   2. pretrain with every self-supervised method whose algorithm is installed (tiny runs, labels unused)
+#   3. fine-tune a segmentation model from the best-suited pretrained checkpoint -> ONNX, and export
+#      it once more with a fixed tile size for the Deepness plugin
+#   4. segment the whole test crop with the ONNX model
+#   5. cluster map of the test crop from the SDCluster checkpoint (when SDCluster ran)
+#   6. evaluate against the test labels: HTML report with PNG previews (image | prediction |
+#      reference | cluster map) and a coloured confusion matrix, JSON table, mIoU printed
 #
-# Everything goes to demo_output/ (git-ignored). Sized for < 10 minutes on 2 CPU cores;
-# scores on synthetic imagery only show the pipeline works, they say nothing about real data.
-# Knobs (environment): DEMO_OUTPUT (folder), DEMO_SIZE (training scene edge, px),
-# DEMO_TEST_SIZE, DEMO_EPOCHS and DEMO_PATCH_SIZE (fine-tuning), DEMO_PRETRAIN_PATCHES (patches per pretraining
+# Everything goes to demo_output/ (git-ignored). Sized for about 8 minutes on 2 CPU cores: the
+# networks see a few hundred patches, so the scores show the workflow on real data, not what
+# the methods reach with real training (docs/results.md has that).
+# Knobs (environment): DEMO_OUTPUT (folder), DEMO_DATA (folder with dubai_{train,test}{,_labels}.tif),
+# DEMO_EPOCHS and DEMO_PATCH_SIZE (fine-tuning), DEMO_PRETRAIN_PATCHES (patches per pretraining
 # run), DEMO_METHODS (pretraining methods to run, default "grass sdcluster diffusion"; "" = none),
 # DEMO_DEVICE (auto|cpu|cuda).
 set -euo pipefail
@@ -20,9 +25,8 @@ cd "$REPO"
 PY="${PYTHON:-$REPO/.venv/bin/python}"
 QP="$REPO/scripts/qgis_process"
 OUT="${DEMO_OUTPUT:-$REPO/demo_output}"
-SIZE="${DEMO_SIZE:-1024}"
-TEST_SIZE="${DEMO_TEST_SIZE:-768}"
-EPOCHS="${DEMO_EPOCHS:-10}"
+DATA="${DEMO_DATA:-$REPO/demo/data}"
+EPOCHS="${DEMO_EPOCHS:-25}"
 PATCH="${DEMO_PATCH_SIZE:-128}"
 PRETRAIN_PATCHES="${DEMO_PRETRAIN_PATCHES:-64}"
 DEVICE="${DEMO_DEVICE:-auto}"
@@ -32,7 +36,7 @@ if [[ ! -x "$PY" ]]; then
     echo "demo: $PY not found; run 'make setup' first (or set PYTHON)" >&2
     exit 1
 fi
-mkdir -p "$OUT/scenes" "$OUT/logs"
+mkdir -p "$OUT/logs"
 say() { printf '\n== [%4ds] %s\n' "$((SECONDS - START))" "$*"; }
 
 # run_alg STEP ALG PARAM=VALUE... : qgis_process run, log kept in logs/STEP.log
@@ -65,20 +69,33 @@ print(found.group(1))
 has_param() { "$QP" help "$1" 2>/dev/null | grep -q "^$2:"; }
 
 # ---------------------------------------------------------------------------------- data
-say "1/5 synthetic scenes (training ${SIZE} px, test ${TEST_SIZE} px; SYNTHETIC data)"
-PYTHONPATH="$REPO" "$PY" - "$OUT/scenes" "$SIZE" "$TEST_SIZE" <<'EOF'
+TRAIN="$DATA/dubai_train.tif"
+TRAIN_LABELS="$DATA/dubai_train_labels.tif"
+TEST="$DATA/dubai_test.tif"
+TEST_LABELS="$DATA/dubai_test_labels.tif"
+say "1/6 real aerial imagery: two 600 px crops of Dubai with labels (CC0; demo/data/README.md)"
+for f in "$TRAIN" "$TRAIN_LABELS" "$TEST" "$TEST_LABELS"; do
+    if [[ ! -f "$f" ]]; then
+        echo "demo: $f is missing (see demo/data/README.md)" >&2
+        exit 1
+    fi
+done
+# the dataset's own legend colours (the Dubai data's SOURCE.txt), in label-id order
+CLASSES="Building:#3c1098,Land:#8429f6,Road:#6ec1e4,Vegetation:#fedd3a,Water:#e2a929"
+"$PY" - "$CLASSES" "$TRAIN_LABELS" "$TEST_LABELS" <<'EOF'
 import sys
-from training.data.synthetic import make_scene
 
-folder, size, test_size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for name, edge, seed in (("train", size, 0), ("test", test_size, 1)):
-    scene = make_scene(f"{folder}/{name}.tif", f"{folder}/{name}_labels.tif", size=(edge, edge), seed=seed)
-    shares = ", ".join(f"{n} {100 * f:.0f}%" for n, f in zip(scene.class_names, scene.class_fractions))
-    print(f"   {scene.image} ({edge}x{edge}, 4 bands B,G,R,NIR) + labels: {shares}")
+import numpy as np
+import rasterio
+
+names = [c.split(":")[0] for c in sys.argv[1].split(",")]
+for path in sys.argv[2:]:
+    with rasterio.open(path) as src:
+        ids = src.read(1)
+    shares = np.bincount(ids.ravel(), minlength=256) / ids.size
+    print(f"   {path} ({ids.shape[1]}x{ids.shape[0]}): "
+          + ", ".join(f"{n} {100 * shares[i]:.0f}%" for i, n in enumerate(names)))
 EOF
-CLASSES="$(PYTHONPATH="$REPO" "$PY" -c '
-from training.data.synthetic import CLASS_COLORS, CLASS_NAMES
-print(",".join(f"{n}:#{r:02x}{g:02x}{b:02x}" for n, (r, g, b) in zip(CLASS_NAMES, CLASS_COLORS)))')"
 
 ALGS="$("$QP" list 2>/dev/null | grep -o 'rsseg:[a-z_]*' || true)"
 have() { grep -qx "rsseg:$1" <<<"$ALGS"; }
@@ -91,7 +108,7 @@ for needed in finetune segment evaluate; do
 done
 
 # ---------------------------------------------------------------------------------- pretraining
-say "2/5 self-supervised pretraining on both scenes (labels unused; tiny runs: ${PRETRAIN_PATCHES} patches)"
+say "2/6 self-supervised pretraining on both crops (labels unused; tiny runs: ${PRETRAIN_PATCHES} patches)"
 declare -A CKPT=()
 for method in ${DEMO_METHODS:-grass sdcluster diffusion}; do
     alg="pretrain_$method"
@@ -101,7 +118,8 @@ for method in ${DEMO_METHODS:-grass sdcluster diffusion}; do
     fi
     ckpt="$OUT/pretrain_$method.pt"
     rm -f "$ckpt"
-    params=(INPUT_FOLDER="$OUT/scenes" BATCH_SIZE=8 RESUME=false
+    # INPUT_FOLDER: the *_labels rasters in it are skipped by the pretraining data reader
+    params=(INPUT_FOLDER="$DATA" BATCH_SIZE=8 RESUME=false
             DEVICE="$(enum_index "rsseg:$alg" DEVICE "$DEVICE")" OUTPUT_CHECKPOINT="$ckpt")
     case "$method" in
         grass) params+=(PATCH_SIZE=96 EPOCHS=2 WARMUP_EPOCHS=1) ;;  # one SimCLR epoch, one gradient-guided
@@ -126,11 +144,12 @@ if [[ -z "$PRETRAINED" && -n "${CKPT[diffusion]:-}" ]]; then
     PRETRAINED="${CKPT[diffusion]}"
     ARCH=diff_hrnet
 fi
-say "3/5 fine-tuning $ARCH from ${PRETRAINED:-scratch (no pretraining available)}, $EPOCHS epochs"
+say "3/6 fine-tuning $ARCH on the training crop from ${PRETRAINED:-scratch (no pretraining available)}, $EPOCHS epochs"
 MODEL_ONNX="$OUT/model.onnx"
 MODEL_CKPT="$OUT/model.pt"
-rm -f "$MODEL_ONNX" "$MODEL_CKPT" "$MODEL_CKPT".last.pt
-params=(INPUT="$OUT/scenes/train.tif" LABELS="$OUT/scenes/train_labels.tif" CLASSES="$CLASSES"
+DEEPNESS_ONNX="$OUT/model_deepness.onnx"
+rm -f "$MODEL_ONNX" "$MODEL_CKPT" "$MODEL_CKPT".last.pt "$DEEPNESS_ONNX"
+params=(INPUT="$TRAIN" LABELS="$TRAIN_LABELS" CLASSES="$CLASSES"
         ARCHITECTURE="$(enum_index rsseg:finetune ARCHITECTURE "$ARCH")" EPOCHS="$EPOCHS" BATCH_SIZE=8
         PATCH_SIZE="$PATCH" SPLIT_BLOCK_SIZE="$((2 * PATCH))" VAL_FRACTION=0.15 LEARNING_RATE=0.001
         LABEL_FRACTION=1.0
@@ -138,34 +157,50 @@ params=(INPUT="$OUT/scenes/train.tif" LABELS="$OUT/scenes/train_labels.tif" CLAS
         OUTPUT_CHECKPOINT="$MODEL_CKPT" OUTPUT_MODEL="$MODEL_ONNX")
 if [[ -n "$PRETRAINED" ]]; then params+=(PRETRAINED="$PRETRAINED"); fi
 run_alg finetune rsseg:finetune "${params[@]}"
-if [[ ! -f "$MODEL_ONNX" ]]; then
-    if ! have export_onnx; then
-        echo "demo: rsseg:finetune wrote no ONNX model and rsseg:export_onnx is not available" >&2
-        exit 1
+if have export_onnx; then
+    if [[ ! -f "$MODEL_ONNX" ]]; then
+        run_alg export rsseg:export_onnx CHECKPOINT="$MODEL_CKPT" OUTPUT_MODEL="$MODEL_ONNX"
     fi
-    say "3b/5 exporting $MODEL_CKPT to ONNX"
-    run_alg export rsseg:export_onnx INPUT="$MODEL_CKPT" OUTPUT="$MODEL_ONNX"
+    # Deepness only loads models with a fixed tile size (batch stays dynamic)
+    run_alg export_deepness rsseg:export_onnx CHECKPOINT="$MODEL_CKPT" FIXED_SHAPE=true OUTPUT_MODEL="$DEEPNESS_ONNX"
+elif [[ ! -f "$MODEL_ONNX" ]]; then
+    echo "demo: rsseg:finetune wrote no ONNX model and rsseg:export_onnx is not available" >&2
+    exit 1
 fi
 
 # ---------------------------------------------------------------------------------- inference
-say "4/5 segmenting the whole test scene"
+say "4/6 segmenting the whole test crop"
 PREDICTION="$OUT/test_classes.tif"
 CONFIDENCE="$OUT/test_confidence.tif"
-run_alg segment rsseg:segment INPUT="$OUT/scenes/test.tif" MODEL="$MODEL_ONNX" OUTPUT="$PREDICTION" \
+run_alg segment rsseg:segment INPUT="$TEST" MODEL="$MODEL_ONNX" OUTPUT="$PREDICTION" \
     CONFIDENCE="$CONFIDENCE" DEVICE="$(enum_index rsseg:segment DEVICE "$DEVICE")"
 
+PREVIEWS=(PREVIEW_LAYERS="$TEST")
+CLUSTER_MAP=""
+if [[ -n "${CKPT[sdcluster]:-}" ]] && have cluster_map; then
+    say "5/6 unsupervised cluster map of the test crop (SDCluster, 5 clusters)"
+    CLUSTER_MAP="$OUT/test_clusters.tif"
+    # one 608 px tile covers the 600 px crop: 2.7x less computing than four overlapping 512 px tiles
+    run_alg cluster_map rsseg:cluster_map INPUT="$TEST" CHECKPOINT="${CKPT[sdcluster]}" CLUSTERS=5 TILE_SIZE=608 \
+        DEVICE="$(enum_index rsseg:cluster_map DEVICE "$DEVICE")" OUTPUT="$CLUSTER_MAP"
+    PREVIEWS+=(PREVIEW_LAYERS="$CLUSTER_MAP")
+else
+    say "5/6 cluster map skipped (no SDCluster checkpoint)"
+fi
+
 # ---------------------------------------------------------------------------------- evaluation
-say "5/5 accuracy assessment against the test labels"
+say "6/6 accuracy assessment against the test labels, with previews"
 REPORT="$OUT/evaluation.html"
 TABLE="$OUT/evaluation.json"
-run_alg evaluate rsseg:evaluate PREDICTION="$PREDICTION" REFERENCE="$OUT/scenes/test_labels.tif" \
-    IGNORE_VALUE=255 MODE=0 OUTPUT_HTML="$REPORT" OUTPUT_TABLE="$TABLE"
+rm -f "$OUT"/evaluation_preview_*.png
+run_alg evaluate rsseg:evaluate PREDICTION="$PREDICTION" REFERENCE="$TEST_LABELS" \
+    IGNORE_VALUE=255 MODE=0 "${PREVIEWS[@]}" OUTPUT_HTML="$REPORT" OUTPUT_TABLE="$TABLE"
 
 "$PY" - "$TABLE" <<'EOF'
 import json, sys
 data = json.load(open(sys.argv[1]))
 print(f"\n   test mIoU {100 * data['miou']:.1f} %, overall accuracy {100 * data['overall_accuracy']:.1f} %, "
-      f"kappa {data['kappa']:.3f}  (synthetic test scene, {data['pixels']} pixels)")
+      f"kappa {data['kappa']:.3f}  (real test crop, {data['pixels']} pixels)")
 for c in data["classes"]:
     iou = "-" if c["iou"] is None else f"{100 * c['iou']:.1f} %"
     print(f"     {c['name']:<10} IoU {iou}")
@@ -173,13 +208,16 @@ EOF
 
 say "done in $((SECONDS - START)) s. Outputs:"
 cat <<EOF
-   scenes (SYNTHETIC)   $OUT/scenes/{train,test}.tif and *_labels.tif
+   data (real, CC0)     $DATA/dubai_{train,test}.tif and *_labels.tif
    pretrained           ${CKPT[*]:-(none)}
    fine-tuned           $MODEL_CKPT
-   ONNX model           $MODEL_ONNX  (load it in rsseg:segment or Deepness)
+   ONNX model           $MODEL_ONNX  (rsseg:segment)
+   Deepness model       $DEEPNESS_ONNX  (fixed tile size, for the Deepness plugin)
    class map            $PREDICTION
    confidence           $CONFIDENCE
-   report               $REPORT
+   cluster map          ${CLUSTER_MAP:-(none)}
+   report               $REPORT  (previews and coloured confusion matrix)
+   previews             $OUT/evaluation_preview_*.png
    scores table         $TABLE
    logs                 $OUT/logs/
 EOF
