@@ -2,6 +2,97 @@
 <!DOCTYPE TS>
 <TS version="2.1">
 <context>
+    <name>CheckEnvironmentAlgorithm</name>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="48"/>
+        <source>Check the environment (versions, GPU)</source>
+        <translation>检查运行环境（版本、GPU）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="51"/>
+        <source>Reports what rsseg runs on, as a text you can copy into a bug report: the versions of QGIS, Python, numpy, GDAL, rasterio, torch, onnxruntime and onnx and the folder each was imported from; onnxruntime&apos;s available execution providers and the one a tiny test model really ran on (a CUDA provider can be listed and still fall back to the CPU); whether torch can use CUDA and the GPU&apos;s name; and the command that installs what is missing.
+
+Nothing is installed or changed. Missing torch or onnxruntime is reported, not an error.
+OUTPUT_REPORT: the text file to write (optional; the report is in the log either way).
+Results: QGIS_VERSION, PYTHON_VERSION, NUMPY_VERSION, GDAL_VERSION, TORCH_VERSION, ONNXRUNTIME_VERSION (empty when missing), ORT_PROVIDERS (available, comma-separated), ORT_USED_PROVIDER, TORCH_CUDA, GPU_NAME, MISSING (comma-separated) and INSTALL_COMMAND, for models and scripts.</source>
+        <translation>报告 rsseg 的运行环境，文本可直接复制到问题报告中：QGIS、Python、numpy、GDAL、rasterio、torch、onnxruntime 和 onnx 的版本以及各自的导入位置；onnxruntime 可用的执行提供程序，以及一个微型测试模型实际运行所用的提供程序（CUDA 提供程序可能被列出却仍回退到 CPU）；torch 能否使用 CUDA 以及 GPU 名称；以及安装缺失组件的命令。
+
+不会安装或更改任何内容。缺少 torch 或 onnxruntime 会被报告，而不是报错。
+OUTPUT_REPORT：要写出的文本文件（可选；报告总会出现在日志中）。
+结果：QGIS_VERSION、PYTHON_VERSION、NUMPY_VERSION、GDAL_VERSION、TORCH_VERSION、ONNXRUNTIME_VERSION（缺失时为空）、ORT_PROVIDERS（可用的，逗号分隔）、ORT_USED_PROVIDER、TORCH_CUDA、GPU_NAME、MISSING（逗号分隔）和 INSTALL_COMMAND，可供模型和脚本使用。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="65"/>
+        <source>Report</source>
+        <translation>报告</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>QGIS version</source>
+        <translation>QGIS 版本</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>Python version</source>
+        <translation>Python 版本</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>numpy version</source>
+        <translation>numpy 版本</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>GDAL version</source>
+        <translation>GDAL 版本</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>torch version</source>
+        <translation>torch 版本</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>onnxruntime version</source>
+        <translation>onnxruntime 版本</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>onnxruntime execution providers</source>
+        <translation>onnxruntime 执行提供程序</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>Provider the test model ran on</source>
+        <translation>测试模型实际使用的提供程序</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>GPU name</source>
+        <translation>GPU 名称</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>Missing packages</source>
+        <translation>缺失的软件包</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="68"/>
+        <source>Install command</source>
+        <translation>安装命令</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="83"/>
+        <source>torch can use CUDA</source>
+        <translation>torch 可使用 CUDA</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/check_environment.py" line="92"/>
+        <source>Cancelled: no report was written</source>
+        <translation>已取消：未写出报告</translation>
+    </message>
+</context>
+<context>
     <name>ClusterMapAlgorithm</name>
     <message>
         <location filename="../plugin/algorithms/cluster_map.py" line="36"/>
@@ -78,138 +169,154 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
 <context>
     <name>EvaluateAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="39"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="42"/>
         <source>Evaluate segmentation (accuracy assessment)</source>
         <translation>评估分割结果（精度评价）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="42"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="65"/>
+        <source>Prediction (class or cluster raster)</source>
+        <translation>预测结果（类别或聚类栅格）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="66"/>
+        <source>Reference (raster of class ids, or polygons)</source>
+        <translation>参考数据（类别编号栅格或面图层）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="69"/>
+        <source>Class field (polygon reference only)</source>
+        <translation>类别字段（仅用于面参考数据）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="72"/>
+        <source>Reference value to ignore</source>
+        <translation>要忽略的参考值</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="75"/>
+        <source>Prediction holds</source>
+        <translation>预测结果的内容</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="79"/>
+        <source>Report</source>
+        <translation>报告</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="81"/>
+        <source>Scores table</source>
+        <translation>得分表</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="83"/>
+        <source>Mean IoU</source>
+        <translation>平均 IoU</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="84"/>
+        <source>Overall accuracy</source>
+        <translation>总体精度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="85"/>
+        <source>Cohen&apos;s kappa</source>
+        <translation>Cohen's kappa 系数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="45"/>
         <source>Compares a classified raster (PREDICTION) with reference data and reports the confusion matrix, per-class IoU, F1, precision and recall, mean IoU (over classes present in the reference), overall accuracy and Cohen&apos;s kappa.
 
 REFERENCE: a raster of class ids, or a polygon layer whose REFERENCE_FIELD holds the class (integer ids, or class names: matched by name to the class names stored with the prediction, else numbered in sorted order). A reference on another grid or CRS is resampled (nearest) onto the prediction&apos;s grid. Reference pixels equal to IGNORE_VALUE and prediction pixels equal to 255 (rsseg&apos;s nodata) are skipped.
 
 MODE &apos;clusters&apos;: prediction values are cluster ids (e.g. from rsseg:cluster_map); each cluster is first matched to a class: one-to-one (Hungarian) when there are as many clusters as classes, by majority vote otherwise.
 
-Outputs: an HTML report, a table (.csv or .json, by the file extension) with the same numbers, and MIOU, OVERALL_ACCURACY and KAPPA as numbers for models.</source>
+PREVIEW_LAYERS (optional): more rasters to show in the report, e.g. the image that was segmented and a cluster map. The report shows previews (small PNG pictures, also written beside it): these images, then the prediction and the reference, then those with a colour table (class maps).
+
+Outputs: an HTML report with previews and a confusion matrix coloured by share, a table (.csv or .json, by the file extension) with the same numbers, and MIOU, OVERALL_ACCURACY and KAPPA as numbers for models.</source>
         <translation>将分类栅格（PREDICTION）与参考数据比较，报告混淆矩阵、各类别的 IoU、F1、精确率和召回率、平均 IoU（在参考数据中出现的类别上求平均）、总体精度和 Cohen's kappa 系数。
 
 REFERENCE：类别编号栅格，或由 REFERENCE_FIELD 字段给出类别的面图层（整数编号或类别名称：按名称与预测结果中保存的类别名称匹配，否则按排序顺序编号）。网格或坐标参考系不同的参考数据会以最近邻方式重采样到预测结果的网格上。参考数据中等于 IGNORE_VALUE 的像元和预测结果中等于 255（rsseg 的无数据值）的像元不参与统计。
 
 MODE 为 'clusters'：预测值为聚类编号（例如来自 rsseg:cluster_map）；每个聚类先匹配到一个类别：聚类数与类别数相同时一一匹配（匈牙利算法），否则按多数投票。
 
-输出：HTML 报告、包含相同数值的表格（.csv 或 .json，由文件扩展名决定），以及供模型使用的数值 MIOU、OVERALL_ACCURACY 和 KAPPA。</translation>
+PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分割的影像和聚类图。报告显示预览图（小幅 PNG 图片，同时写在报告旁边）：先是这些影像，然后是预测结果和参考数据，最后是带颜色表的栅格（类别图）。
+
+输出：带预览图和按比例着色的混淆矩阵的 HTML 报告、包含相同数值的表格（.csv 或 .json，由文件扩展名决定），以及供模型使用的数值 MIOU、OVERALL_ACCURACY 和 KAPPA。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="58"/>
-        <source>Prediction (class or cluster raster)</source>
-        <translation>预测结果（类别或聚类栅格）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="59"/>
-        <source>Reference (raster of class ids, or polygons)</source>
-        <translation>参考数据（类别编号栅格或面图层）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="62"/>
-        <source>Class field (polygon reference only)</source>
-        <translation>类别字段（仅用于面参考数据）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="65"/>
-        <source>Reference value to ignore</source>
-        <translation>要忽略的参考值</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="68"/>
-        <source>Prediction holds</source>
-        <translation>预测结果的内容</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="69"/>
-        <source>Report</source>
-        <translation>报告</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="71"/>
-        <source>Scores table</source>
-        <translation>得分表</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="73"/>
-        <source>Mean IoU</source>
-        <translation>平均 IoU</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="74"/>
-        <source>Overall accuracy</source>
-        <translation>总体精度</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="75"/>
-        <source>Cohen&apos;s kappa</source>
-        <translation>Cohen's kappa 系数</translation>
+        <location filename="../plugin/algorithms/evaluate.py" line="76"/>
+        <source>More rasters to preview in the report (image, cluster map)</source>
+        <translation>在报告中预览的更多栅格（影像、聚类图）</translation>
     </message>
 </context>
 <context>
     <name>ExportOnnxAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="27"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="33"/>
         <source>Export a fine-tuned checkpoint to ONNX</source>
         <translation>将微调检查点导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="49"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="57"/>
         <source>Fine-tuned checkpoint</source>
         <translation>微调检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="50"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="59"/>
         <source>Tile size in pixels (0: default)</source>
         <translation>瓦片大小（像元，0：默认）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="53"/>
-        <source>Tile overlap in % (empty: 25)</source>
-        <translation>瓦片重叠 %（留空：25）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="61"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="72"/>
         <source>ONNX model</source>
         <translation>ONNX 模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="82"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="94"/>
         <source>Cancelled: no model was written</source>
         <translation>已取消：未写出模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="56"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="67"/>
         <source>Quantize to int8 (faster on CPU, checked against fp32)</source>
-        <translation>将微调检查点中的网络写为 ONNX 模型，可由“用 ONNX 模型分割栅格”（以及 Deepness 插件）运行。
+        <translation>量化为 int8（CPU 上更快，并与 fp32 比较检查）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="69"/>
+        <source>Calibration rasters for int8 (empty: the training rasters)</source>
+        <translation>int8 校准栅格（留空：训练栅格）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="36"/>
+        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and, with FIXED_SHAPE, the Deepness plugin) can run.
 
-模型输出类别概率（图中包含 softmax），支持任意批大小和瓦片大小，并携带模型卡：类别名称和颜色、波段、归一化、瓦片大小和重叠，以及训练配置。导出后会用 onnxruntime 运行一次并与 torch 的结果比较；差异超过 1e-4 的模型不会被写出。
+The model outputs class probabilities (softmax in the graph) for any batch size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
+CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
+TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).
+OVERLAP: tile overlap in percent stored in the card (default 15).
+FIXED_SHAPE: fix the input&apos;s height and width to the tile size (the batch stays dynamic). Deepness only loads models of a fixed tile size; rsseg runs both forms, a fixed one only at its tile size.
+QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU (docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels keeping their class and the mIoU against fp32 are logged and stored in the model card.
+CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE.</source>
+        <translation>将微调检查点中的网络写为 ONNX 模型，可由“用 ONNX 模型分割栅格”（勾选 FIXED_SHAPE 时也可由 Deepness 插件）运行。
+
+模型输出类别概率（图中包含 softmax），支持任意批大小，并携带模型卡：类别名称和颜色、波段、归一化、瓦片大小和重叠，以及训练配置。导出后会用 onnxruntime 运行一次并与 torch 的结果比较；差异超过 1e-4 的模型不会被写出。
 CHECKPOINT：由“微调分割模型”写出的 .pt 文件。预训练检查点没有分割头：请先微调（SDCluster 聚类图请使用“聚类图”）。
 TILE_SIZE：写入模型卡的瓦片边长（0 = 512，若训练图块更大则取训练图块大小）。
-OVERLAP：写入模型卡的瓦片重叠百分比（默认 25）。
+OVERLAP：写入模型卡的瓦片重叠百分比（默认 15）。
+FIXED_SHAPE：将输入的高和宽固定为瓦片大小（批大小仍为动态）。Deepness 只加载瓦片大小固定的模型；rsseg 两种形式都能运行，固定形式只能以其瓦片大小运行。
 QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式），在 CPU 上更快（见 docs/performance.md）。模型在 CALIBRATION 栅格的图块上校准（留空：检查点训练时使用的栅格），并在其他图块上与 fp32 模型比较：保持相同类别的像素比例以及相对 fp32 的 mIoU 会写入日志和模型卡。
 CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="58"/>
-        <source>Calibration rasters for int8 (empty: the training rasters)</source>
-        <translation>量化为 int8（CPU 上更快，并与 fp32 比较检查）</translation>
+        <location filename="../plugin/algorithms/export_onnx.py" line="62"/>
+        <source>Tile overlap in % (empty: 15)</source>
+        <translation>瓦片重叠 %（留空：15）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="30"/>
-        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and the Deepness plugin) can run.
-
-The model outputs class probabilities (softmax in the graph) for any batch and tile size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
-CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
-TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).
-OVERLAP: tile overlap in percent stored in the card (default 25).
-QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU (docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels keeping their class and the mIoU against fp32 are logged and stored in the model card.
-CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE.</source>
-        <translation>int8 校准栅格（留空：训练栅格）</translation>
+        <location filename="../plugin/algorithms/export_onnx.py" line="65"/>
+        <source>Fixed tile size (for the Deepness plugin)</source>
+        <translation>固定瓦片大小（用于 Deepness 插件）</translation>
     </message>
 </context>
 <context>
@@ -840,12 +947,12 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <translation>评估</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="85"/>
+        <location filename="../plugin/algorithms/base.py" line="86"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="135"/>
+        <location filename="../plugin/algorithms/base.py" line="136"/>
         <source>Cancelled: the run was stopped</source>
         <translation>已取消：运行已停止</translation>
     </message>
@@ -893,6 +1000,11 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <location filename="../plugin/extent.py" line="57"/>
         <source>in the raster&apos;s CRS ({})</source>
         <translation>在栅格坐标参考系（{}）中的</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="26"/>
+        <source>Tools</source>
+        <translation>工具</translation>
     </message>
 </context>
 <context>
