@@ -87,7 +87,7 @@ OUTPUT_REPORT：要写出的文本文件（可选；报告总会出现在日志�
         <translation>torch 可使用 CUDA</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/check_environment.py" line="92"/>
+        <location filename="../plugin/algorithms/check_environment.py" line="93"/>
         <source>Cancelled: no report was written</source>
         <translation>已取消：未写出报告</translation>
     </message>

@@ -166,9 +166,18 @@ def nvidia_smi_gpus(runner: Callable[..., Any] = subprocess.run) -> list[str]:
 
 
 def collect(qgis_version: str, importer: Importer = importlib.import_module,
-            gpu_lister: Callable[[], list[str]] = nvidia_smi_gpus) -> EnvironmentReport:
-    """Probe every package, run the onnxruntime test model and ask torch about CUDA."""
-    packages = {label: probe_package(label, module, attribute, importer) for label, module, attribute in PACKAGES}
+            gpu_lister: Callable[[], list[str]] = nvidia_smi_gpus,
+            step: Callable[[float], None] | None = None) -> EnvironmentReport:
+    """Probe every package, run the onnxruntime test model and ask torch about CUDA.
+
+    ``step(fraction)`` is called between the probes (importing torch takes seconds), so a
+    caller can report progress and stop on cancel by raising.
+    """
+    step = step or (lambda _fraction: None)
+    packages = {}
+    for index, (label, module, attribute) in enumerate(PACKAGES):
+        packages[label] = probe_package(label, module, attribute, importer)
+        step(0.8 * (index + 1) / len(PACKAGES))
     report = EnvironmentReport(qgis_version=qgis_version, python_version=platform.python_version(),
                                python_executable=sys.executable, platform=platform.platform(), packages=packages,
                                nvidia_smi_gpus=gpu_lister())
@@ -178,6 +187,7 @@ def collect(qgis_version: str, importer: Importer = importlib.import_module,
             importer("onnxruntime"), onnx)
     else:
         report.ort_test = "not run: onnxruntime is missing"
+    step(0.9)
     if packages["torch"].available:
         report.torch_cuda, report.torch_cuda_version, report.gpu_names = check_torch(importer("torch"))
     report.advice = advice(report)

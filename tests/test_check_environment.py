@@ -94,3 +94,14 @@ def test_algorithm_works_without_torch_and_onnxruntime(rsseg_provider, tmp_path,
     assert result["TORCH_CUDA"] is False
     assert "torch==2.13.0" in result["INSTALL_COMMAND"]
     assert "MISSING" in (tmp_path / "r.txt").read_text(encoding="utf-8")
+
+
+def test_cancelling_writes_no_report(rsseg_provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    with pytest.raises(QgsProcessingException):
+        processing.run("rsseg:check_environment", {"OUTPUT_REPORT": str(tmp_path / "r.txt")}, feedback=feedback)
+    assert not list(tmp_path.iterdir())

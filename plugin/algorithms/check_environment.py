@@ -86,12 +86,14 @@ class CheckEnvironmentAlgorithm(RssegAlgorithm):
         from ..environment import collect, format_report, install_command
 
         output = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
-        feedback.setProgress(5)
-        report = collect(Qgis.QGIS_VERSION)
-        if feedback.isCanceled():
-            raise QgsProcessingException(self.tr("Cancelled: no report was written"))
+
+        def step(fraction: float) -> None:
+            feedback.setProgress(100 * fraction)
+            if feedback.isCanceled():
+                raise QgsProcessingException(self.tr("Cancelled: no report was written"))
+
+        report = collect(Qgis.QGIS_VERSION, step=step)
         text = format_report(report)
-        feedback.setProgress(90)
         for line in text.splitlines():
             feedback.pushInfo(line)
         if output:
