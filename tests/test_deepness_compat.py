@@ -104,3 +104,16 @@ def test_reader_refuses_what_deepness_refuses(tmp_path):
         run_like_deepness(odd, _tiles(1, 64))
     centred = load_like_deepness(conv_model(tmp_path / "crop.onnx", input_size=64, crop=2))
     assert run_like_deepness(centred, _tiles(2, 64)).shape == (2, 1, 64, 64)
+
+
+def test_fixed_shape_from_the_command_line_and_the_algorithm(tmp_path, finetuned, rsseg_provider):
+    import processing
+
+    from training.cli import main
+
+    assert main(["export", str(finetuned[0]), str(tmp_path / "cli.onnx"), "--tile-size", "64", "--fixed-shape"]) == 0
+    assert load_like_deepness(tmp_path / "cli.onnx").tile_size == 64
+    result = processing.run("rsseg:export_onnx", {"CHECKPOINT": str(finetuned[0]), "TILE_SIZE": 64,
+                                                  "FIXED_SHAPE": True, "OUTPUT_MODEL": str(tmp_path / "alg.onnx")})
+    view = load_like_deepness(result["OUTPUT_MODEL"])
+    assert (view.tile_size, view.batch, view.classes) == (64, None, [3])
