@@ -49,7 +49,7 @@ def test_every_listed_algorithm_loads(rsseg_provider):
 
     assert rsseg_provider.skipped == []
     names = sorted(a.name() for a in rsseg_provider.algorithms())
-    assert len(names) == len(ALGORITHMS) == 9, names
+    assert len(names) == len(ALGORITHMS) == 10, names
 
 
 def test_init_processing_twice_keeps_one_provider_and_unload_removes_it(qgis_app):
