@@ -25,17 +25,23 @@ def _inside(window, block) -> bool:
             and block.row <= window.row and window.row + window.size <= block.row + block.height)
 
 
+def _overlaps(window, block) -> bool:
+    return not (window.col + window.size <= block.col or block.col + block.width <= window.col
+                or window.row + window.size <= block.row or block.row + block.height <= window.row)
+
+
 def test_crops_cover_the_labelled_area_and_stay_in_training_blocks(tmp_path):
     image, label = write_scene(tmp_path, size=200)
     pairs = make_pairs([image], [label])
     split = split_patches(pairs, patch_size=32, block_size=72, val_fraction=0.3, label_fraction=0.5, seed=1)
-    regions = crop_regions(split.train, split.train_blocks)
+    regions = crop_regions(split.train, split.train_blocks, [(200, 200)], split.val_blocks)
     rng = np.random.default_rng(0)
     covered = np.zeros((200, 200), dtype=bool)
-    starts = set()
+    starts, crossed = set(), 0
     for _ in range(6000):
         crop = draw_crop(regions, 32, rng)
-        assert any(_inside(crop, b) for b in split.train_blocks)          # never into validation
+        assert not any(_overlaps(crop, b) for b in split.val_blocks)     # never into validation
+        crossed += not any(_inside(crop, b) for b in split.train_blocks)
         covered[crop.row:crop.row + 32, crop.col:crop.col + 32] = True
         starts.add((crop.col, crop.row))
     kept = np.zeros((200, 200), dtype=bool)
@@ -43,6 +49,7 @@ def test_crops_cover_the_labelled_area_and_stay_in_training_blocks(tmp_path):
         kept[tile.row:tile.row + 32, tile.col:tile.col + 32] = True
     assert covered[kept].all()                          # every kept labelled pixel is seen
     assert len(starts) > 20 * len(split.train)          # not a grid: positions anywhere
+    assert crossed > 0                                  # across edges between training blocks
     # labels outside the kept tiles never count (LABEL_FRACTION 0.5 kept half of them)
     for crop in [draw_crop(regions, 32, rng) for _ in range(50)]:
         assert (kept_label_mask(crop, split.train) == kept[crop.row:crop.row + 32, crop.col:crop.col + 32]).all()
@@ -53,7 +60,8 @@ def test_a_crop_depends_only_on_its_index(tmp_path):
     pairs = make_pairs([image], [label])
     split = split_patches(pairs, 32, 48, 0.25, seed=0)
     reader = LabeledPatchDataset(pairs, [], [1, 2, 3], Normalization((0.0,) * 3, (1.0,) * 3))
-    crops = RandomCropDataset(reader, crop_regions(split.train, split.train_blocks), 32, seed=5, length=10)
+    regions = crop_regions(split.train, split.train_blocks, [(96, 96)], split.val_blocks)
+    crops = RandomCropDataset(reader, regions, 32, seed=5, length=10)
     first = [crops[i] for i in (7, 3, 7)]
     assert torch.equal(first[0][0], first[2][0]) and torch.equal(first[0][1], first[2][1])
     assert not torch.equal(first[0][0], first[1][0])

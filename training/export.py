@@ -185,7 +185,10 @@ def card_for_checkpoint(checkpoint: Checkpoint, tile_size: int | None = None,
                         overlap_percent: float | None = None) -> ModelCard:
     """Model card of a fine-tuned checkpoint: classes, bands, normalisation, tiling, provenance.
 
-    Tile size defaults to 512 pixels, or the training patch size when that is larger.
+    Tile size defaults to the training patch size: the network then sees at inference the
+    geometry it was trained on (DeepLabV3+'s ASPP taps at rates 12/18 fall off a 16 x 16
+    feature map but not off a 32 x 32 one, and its image pooling averages over the tile;
+    Diff-HRNet's fixed-noise tile is the patch size).
     """
     patch = int(checkpoint.extra_state.get("patch_size") or checkpoint.config.get("patch_size") or DEFAULT_TILE)
     config: dict[str, Any] = dict(checkpoint.config)
@@ -198,7 +201,7 @@ def card_for_checkpoint(checkpoint: Checkpoint, tile_size: int | None = None,
         bands=list(checkpoint.bands),
         band_offset=[float(v) for v in checkpoint.band_offset],
         band_scale=[float(v) for v in checkpoint.band_scale],
-        tile_size=int(tile_size) if tile_size else max(DEFAULT_TILE, patch),
+        tile_size=int(tile_size) if tile_size else patch,
         tile_overlap_percent=float(overlap_percent) if overlap_percent is not None else DEFAULT_OVERLAP_PERCENT,
         nodata=checkpoint.nodata,
         resolution_cm=checkpoint.extra_state.get("resolution_cm"),

@@ -74,6 +74,7 @@ class FinetuneResult:
     last_checkpoint: Path | None = None
     model_state: dict[str, torch.Tensor] | None = None
     stopped_early: bool = False
+    steps: int = 0                     # optimiser steps done (all runs of a resumed job together)
 
 
 def last_checkpoint_path(output: str | os.PathLike) -> Path:
@@ -312,7 +313,7 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
         task.close()
     state = task.finish(loop)
     return FinetuneResult(output, task.best_miou, task.best_step, loop.history, last_checkpoint_path(output),
-                          state, loop.stopped_early)
+                          state, loop.stopped_early, loop.step)
 
 
 # ----------------------------------------------------------------------------- the task
@@ -336,7 +337,8 @@ class FinetuneTask(TrainingTask):
         self.pretrained_method = (pretrained.method if pretrained is not None
                                   else (previous.extra_state.get("pretrained_method") if previous else None))
         reader = LabeledPatchDataset(data.pairs, [], data.bands, data.normalization, config.ignore_index)
-        regions = crop_regions(data.split.train, data.split.train_blocks)
+        regions = crop_regions(data.split.train, data.split.train_blocks, [(p.width, p.height) for p in data.pairs],
+                               data.split.val_blocks)
         self.crops = RandomCropDataset(reader, regions, config.patch_size, config.seed, ctx.rank,
                                        length=self.total_steps * config.batch_size)
         self.val_set = LabeledPatchDataset(data.pairs, data.split.val[ctx.rank::ctx.world_size], data.bands,

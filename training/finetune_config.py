@@ -31,7 +31,7 @@ class FinetuneConfig:
     backbone: str = "resnet18"
     head: str = "separable"                                   # DeepLabV3+ head: "separable" (published) or "dense"
     pretrained: str = ""
-    steps: int = 200                                          # optimiser steps in all; 0 = EPOCHS x steps per epoch
+    steps: int = 100                                          # optimiser steps in all; 0 = EPOCHS x steps per epoch
     epochs: int = 20                                          # passes of PATCHES_PER_EPOCH crops (used when STEPS is 0)
     batch_size: int = 4
     patch_size: int = 256                                     # crop edge; also the exported tile size
@@ -44,7 +44,7 @@ class FinetuneConfig:
     early_stopping_patience: int = 4                          # validations without improvement before stopping; 0 = off
     label_fraction: float = 1.0                               # share of labelled training tiles kept
     val_fraction: float = 0.2                                 # share of spatial blocks held out
-    split_block_size: int = 512                               # block edge in pixels (at least PATCH_SIZE)
+    split_block_size: int = 256                               # block edge in pixels (at least PATCH_SIZE)
     class_weights: str = "none"                               # "none" or "balanced" (inverse frequency)
     freeze_encoder: bool = False                              # linear probing: train the head only
     amp: bool = True                                          # mixed precision (CUDA only)

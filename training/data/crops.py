@@ -3,12 +3,12 @@
 A fixed grid of tiles shows the network the same few windows again and again (and with
 little labelled imagery, a handful of tiles is the whole training set). Instead, every
 optimiser step draws fresh crops: a kept label tile is chosen, then a pixel inside it,
-and the crop is centred on that pixel and slid back inside the tile's training block
-when it would cross the block edge. So
+and the crop is centred on that pixel, slid inside the image, and slid back inside the
+tile's own block when it would touch a validation block. So
 
 * every labelled pixel of the training area can be at any position of a crop (all of
-  them are covered: ``tests/test_finetune_crops.py`` checks it), and crops never cross
-  into a validation block;
+  them are covered: ``tests/test_finetune_crops.py`` checks it), crops cross freely
+  between training blocks and never touch a validation block;
 * labels outside the kept tiles (LABEL_FRACTION < 1) are masked to the ignore value in
   every crop: imagery around a kept tile is seen, its unselected labels never count;
 * a crop depends only on (seed, rank, crop index), so a resumed run reads exactly the
@@ -32,13 +32,17 @@ from training.data.splits import Block
 
 @dataclass(frozen=True)
 class CropRegion:
-    """A kept label tile and the training block that holds it (crops stay inside the block)."""
+    """A kept label tile, the training block holding it, the image size and the validation
+    blocks of its image (crops may cross into neighbouring training blocks, never into these)."""
 
     tile: PatchWindow
     block: Block
+    image_size: tuple[int, int]
+    val_blocks: tuple[Block, ...] = ()
 
 
-def crop_regions(tiles: Sequence[PatchWindow], blocks: Sequence[Block]) -> list[CropRegion]:
+def crop_regions(tiles: Sequence[PatchWindow], blocks: Sequence[Block], image_sizes: Sequence[tuple[int, int]],
+                 val_blocks: Sequence[Block] = ()) -> list[CropRegion]:
     """Pair every kept training tile with its block (tiles are always inside one block)."""
     by_pair: dict[int, list[Block]] = {}
     for block in blocks:
@@ -46,23 +50,42 @@ def crop_regions(tiles: Sequence[PatchWindow], blocks: Sequence[Block]) -> list[
     regions = []
     for tile in tiles:
         for block in by_pair.get(tile.pair, []):
-            if (block.col <= tile.col and tile.col + tile.size <= block.col + block.width
-                    and block.row <= tile.row and tile.row + tile.size <= block.row + block.height):
-                regions.append(CropRegion(tile, block))
+            if _inside(tile.col, tile.row, tile.size, tile.size, block):
+                held_out = tuple(b for b in val_blocks if b.pair == tile.pair)
+                regions.append(CropRegion(tile, block, tuple(image_sizes[tile.pair]), held_out))
                 break
         else:
             raise ValueError(f"internal: training tile {tile} lies in no training block")
     return regions
 
 
+def _inside(col: int, row: int, width: int, height: int, block: Block) -> bool:
+    return (block.col <= col and col + width <= block.col + block.width
+            and block.row <= row and row + height <= block.row + block.height)
+
+
+def _overlaps(col: int, row: int, size: int, block: Block) -> bool:
+    return not (col + size <= block.col or block.col + block.width <= col
+                or row + size <= block.row or block.row + block.height <= row)
+
+
 def draw_crop(regions: Sequence[CropRegion], size: int, rng: np.random.Generator) -> PatchWindow:
-    """A ``size`` crop centred on a random pixel of a random kept tile, kept inside its block."""
+    """A ``size`` crop centred on a random pixel of a random kept tile.
+
+    The crop is slid inside the image; if it then touches a validation block it is slid
+    inside the tile's own block instead (which still holds the chosen pixel), so crops use
+    the whole training area, across block edges, without ever reading validation pixels.
+    """
     region = regions[int(rng.integers(len(regions)))]
     tile, block = region.tile, region.block
     centre_col = tile.col + int(rng.integers(tile.size))
     centre_row = tile.row + int(rng.integers(tile.size))
-    col = int(np.clip(centre_col - size // 2, block.col, block.col + block.width - size))
-    row = int(np.clip(centre_row - size // 2, block.row, block.row + block.height - size))
+    width, height = region.image_size
+    col = int(np.clip(centre_col - size // 2, 0, width - size))
+    row = int(np.clip(centre_row - size // 2, 0, height - size))
+    if any(_overlaps(col, row, size, held_out) for held_out in region.val_blocks):
+        col = int(np.clip(centre_col - size // 2, block.col, block.col + block.width - size))
+        row = int(np.clip(centre_row - size // 2, block.row, block.row + block.height - size))
     return PatchWindow(tile.pair, col, row, size)
 
 
