@@ -209,38 +209,45 @@ TILE_SIZE: tile edge stored in the card (0 = the training patch size, the geomet
 OVERLAP: tile overlap in percent stored in the card (default 25).
 QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU (docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels keeping their class and the mIoU against fp32 are logged and stored in the model card.
 CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE.</source>
-        <translation type="unfinished"></translation>
+        <translation>将微调检查点的网络写为 ONNX 模型，供“用 ONNX 模型分割栅格”（以及 Deepness 插件）运行。
+
+模型输出类别概率（softmax 在图内），支持任意批大小和瓦片尺寸，并携带模型卡：类别名称和颜色、波段、归一化、瓦片尺寸和重叠，以及训练配置。导出后用 onnxruntime 运行一次并与 torch 比较；差异超过 1e-4 的模型不会写出。
+CHECKPOINT：由“微调分割模型”写出的 .pt 文件。预训练检查点没有分割头：请先微调（SDCluster 聚类图请用“聚类图”）。
+TILE_SIZE：写入模型卡的瓦片边长（0 = 训练图块尺寸，即模型训练时的几何）。
+OVERLAP：写入模型卡的瓦片重叠百分比（默认 25）。
+QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ），在 CPU 上更快（docs/performance.md）。它在 CALIBRATION 栅格的图块上校准（为空时使用训练该检查点的栅格），并在其他图块上与 fp32 模型核对：保持类别不变的像素比例和相对 fp32 的 mIoU 会记录在日志和模型卡中。
+CALIBRATION：与待分割影像相似的栅格（相同波段），仅在 QUANTIZE 时使用。</translation>
     </message>
 </context>
 <context>
     <name>FinetuneAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="170"/>
+        <location filename="../plugin/algorithms/finetune.py" line="175"/>
         <source>Fine-tune a segmentation model</source>
         <translation>微调分割模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="227"/>
+        <location filename="../plugin/algorithms/finetune.py" line="232"/>
         <source>Image rasters</source>
         <translation>影像栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="229"/>
+        <location filename="../plugin/algorithms/finetune.py" line="234"/>
         <source>Labels (class raster or polygon layer)</source>
         <translation>标注（类别栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="232"/>
+        <location filename="../plugin/algorithms/finetune.py" line="237"/>
         <source>Class field (polygon labels)</source>
         <translation>类别字段（面标注）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="235"/>
+        <location filename="../plugin/algorithms/finetune.py" line="240"/>
         <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
         <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="91"/>
+        <location filename="../plugin/algorithms/finetune.py" line="96"/>
         <source>Pretrained checkpoint (optional)</source>
         <translation>预训练检查点（可选）</translation>
     </message>
@@ -270,62 +277,62 @@ CALIBRATION: rasters like the imagery you will segment (same bands), used only w
         <translation>学习率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="214"/>
+        <location filename="../plugin/algorithms/finetune.py" line="219"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="113"/>
+        <location filename="../plugin/algorithms/finetune.py" line="118"/>
         <source>Share of blocks held out for validation</source>
         <translation>留作验证的区块比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="117"/>
+        <location filename="../plugin/algorithms/finetune.py" line="122"/>
         <source>Validation block size (pixels)</source>
         <translation>验证区块大小（像元）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="121"/>
+        <location filename="../plugin/algorithms/finetune.py" line="126"/>
         <source>Class weights</source>
         <translation>类别权重</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="125"/>
+        <location filename="../plugin/algorithms/finetune.py" line="130"/>
         <source>Freeze the encoder (linear probing)</source>
         <translation>冻结编码器（线性探测）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="98"/>
+        <location filename="../plugin/algorithms/finetune.py" line="103"/>
         <source>Weight decay</source>
         <translation>权重衰减</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="133"/>
+        <location filename="../plugin/algorithms/finetune.py" line="138"/>
         <source>Random seed</source>
         <translation>随机种子</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="218"/>
+        <location filename="../plugin/algorithms/finetune.py" line="223"/>
         <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="220"/>
+        <location filename="../plugin/algorithms/finetune.py" line="225"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="222"/>
+        <location filename="../plugin/algorithms/finetune.py" line="227"/>
         <source>Output ONNX model (optional)</source>
         <translation>输出 ONNX 模型（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="351"/>
+        <location filename="../plugin/algorithms/finetune.py" line="356"/>
         <source>exporting the best model to ONNX</source>
         <translation>正在将最佳模型导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="354"/>
+        <location filename="../plugin/algorithms/finetune.py" line="359"/>
         <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
         <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
     </message>
@@ -405,112 +412,112 @@ CALIBRATION: rasters like the imagery you will segment (same bands), used only w
         <translation>使用 PRETRAINED 时，编码器以 LEARNING_RATE 的此倍数学习（如 0.1），使少量标注上的几步噪声更新不会覆盖预训练所学。从头训练时整个网络使用 LEARNING_RATE。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <location filename="../plugin/algorithms/finetune.py" line="93"/>
         <source>Ignored label value</source>
         <translation>忽略的标注值</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <location filename="../plugin/algorithms/finetune.py" line="93"/>
         <source>Label value that never counts in the loss or the scores (0..255).</source>
         <translation>从不计入损失和评分的标注值（0..255）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="91"/>
+        <location filename="../plugin/algorithms/finetune.py" line="96"/>
         <source>Checkpoint to start from (pretraining or fine-tuned); its bands and normalisation are reused.</source>
         <translation>起始检查点（预训练或微调）；沿用其波段和归一化。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="95"/>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
         <source>Crops per epoch</source>
         <translation>每轮裁块数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="95"/>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
         <source>0 = as many crops as labelled tiles (the labelled area once).</source>
         <translation>0 = 与已标注瓦片数相同的裁块数（覆盖已标注区域一次）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="98"/>
+        <location filename="../plugin/algorithms/finetune.py" line="103"/>
         <source>AdamW weight decay.</source>
         <translation>AdamW 权重衰减。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="101"/>
+        <location filename="../plugin/algorithms/finetune.py" line="106"/>
         <source>Warm-up share of the steps</source>
         <translation>预热步数比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="101"/>
+        <location filename="../plugin/algorithms/finetune.py" line="106"/>
         <source>The learning rate rises linearly over this share of the steps, then decays on a cosine to the last step.</source>
         <translation>学习率在此比例的步数内线性上升，然后按余弦衰减到最后一步。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="105"/>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
         <source>Steps between validations</source>
         <translation>验证间隔步数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="105"/>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
         <source>Validation mIoU, the best checkpoint and the resume checkpoint every this many steps; 0 = once per epoch.</source>
         <translation>每隔这么多步计算验证 mIoU，并保存最佳检查点和续训检查点；0 = 每轮一次。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="109"/>
+        <location filename="../plugin/algorithms/finetune.py" line="114"/>
         <source>Early-stopping patience (validations)</source>
         <translation>早停耐心（验证次数）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="109"/>
+        <location filename="../plugin/algorithms/finetune.py" line="114"/>
         <source>Stop after this many validations without a better mIoU; 0 = always train every step. Needs a validation set.</source>
         <translation>连续这么多次验证 mIoU 没有提升即停止；0 = 始终训练全部步数。需要验证集。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="113"/>
+        <location filename="../plugin/algorithms/finetune.py" line="118"/>
         <source>Whole spatial blocks go to validation, so validation pixels never sit next to training ones.</source>
         <translation>整块空间区域划入验证集，因此验证像素不会紧邻训练像素。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="117"/>
+        <location filename="../plugin/algorithms/finetune.py" line="122"/>
         <source>Edge of the square blocks the images are cut into for the train/validation split (at least PATCH_SIZE).</source>
         <translation>为划分训练/验证集而切分影像的方块边长（至少为 PATCH_SIZE）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="121"/>
+        <location filename="../plugin/algorithms/finetune.py" line="126"/>
         <source>none, or balanced: inverse class frequency on the training tiles (mean 1, at most 10).</source>
         <translation>none，或 balanced：按训练瓦片上类别频率的倒数加权（均值 1，最大 10）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="125"/>
+        <location filename="../plugin/algorithms/finetune.py" line="130"/>
         <source>Train the head only; the encoder&apos;s weights and BatchNorm statistics stay as loaded.</source>
         <translation>只训练头部；编码器的权重和 BatchNorm 统计保持加载时的值。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="129"/>
+        <location filename="../plugin/algorithms/finetune.py" line="134"/>
         <source>Mixed precision (CUDA only)</source>
         <translation>混合精度（仅 CUDA）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="129"/>
+        <location filename="../plugin/algorithms/finetune.py" line="134"/>
         <source>bf16 where the GPU supports it, else fp16 with loss scaling; no effect on the CPU.</source>
         <translation>GPU 支持时用 bf16，否则用带损失缩放的 fp16；在 CPU 上无效。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="133"/>
+        <location filename="../plugin/algorithms/finetune.py" line="138"/>
         <source>Seeds the split, LABEL_FRACTION, the crops and the initialisation: the same seed repeats the run.</source>
         <translation>为数据划分、LABEL_FRACTION、裁块和初始化设定种子：相同种子可重复训练。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="137"/>
+        <location filename="../plugin/algorithms/finetune.py" line="142"/>
         <source>Data loader workers</source>
         <translation>数据加载进程数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="137"/>
+        <location filename="../plugin/algorithms/finetune.py" line="142"/>
         <source>Processes reading crops in parallel; 0 = in the training process.</source>
         <translation>并行读取裁块的进程数；0 = 在训练进程中读取。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="173"/>
+        <location filename="../plugin/algorithms/finetune.py" line="178"/>
         <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.
 
 INPUT: one or more image rasters (files GDAL reads).
@@ -533,19 +540,29 @@ PRETRAINED：可选的起始检查点；沿用其波段和归一化。扩散检�
 OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="285"/>
+        <location filename="../plugin/algorithms/finetune.py" line="290"/>
         <source>{}: expected a comma-separated list, got {!r}</source>
         <translation>{}：需要逗号分隔的列表，得到 {!r}</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="306"/>
+        <location filename="../plugin/algorithms/finetune.py" line="311"/>
         <source>LABELS: choose a class raster or a polygon layer</source>
         <translation>LABELS：请选择类别栅格或多边形图层</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="361"/>
+        <location filename="../plugin/algorithms/finetune.py" line="366"/>
         <source>best validation mIoU {:.4f} at step {}</source>
         <translation>最佳验证 mIoU {:.4f}，在第 {} 步</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <source>Colour jitter (band standard deviations)</source>
+        <translation>颜色抖动（波段标准差）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <source>Each training crop&apos;s brightness shifts by up to this many band standard deviations (contrast by up to exp(0.3 x it)), so a model trained on one scene copes with another scene&apos;s radiometry; 0 = off.</source>
+        <translation>每个训练裁块的亮度最多偏移这么多个波段标准差（对比度最多变化 exp(0.3 × 该值)），使在一个场景上训练的模型能适应另一场景的辐射特性；0 = 关闭。</translation>
     </message>
 </context>
 <context>

@@ -340,7 +340,7 @@ class FinetuneTask(TrainingTask):
         regions = crop_regions(data.split.train, data.split.train_blocks, [(p.width, p.height) for p in data.pairs],
                                data.split.val_blocks)
         self.crops = RandomCropDataset(reader, regions, config.patch_size, config.seed, ctx.rank,
-                                       length=self.total_steps * config.batch_size)
+                                       length=self.total_steps * config.batch_size, jitter=config.color_jitter)
         self.val_set = LabeledPatchDataset(data.pairs, data.split.val[ctx.rank::ctx.world_size], data.bands,
                                            data.normalization, config.ignore_index)
         self.encoder: nn.Module | None = None

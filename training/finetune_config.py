@@ -42,6 +42,7 @@ class FinetuneConfig:
     warmup_fraction: float = 0.05                             # share of the steps spent warming the LR up, then cosine
     validate_every: int = 25                                  # steps between validations; 0 = once per epoch
     early_stopping_patience: int = 4                          # validations without improvement before stopping; 0 = off
+    color_jitter: float = 1.0                                 # brightness shift of crops, in band std (0 = off)
     label_fraction: float = 1.0                               # share of labelled training tiles kept
     val_fraction: float = 0.2                                 # share of spatial blocks held out
     split_block_size: int = 256                               # block edge in pixels (at least PATCH_SIZE)
@@ -83,6 +84,8 @@ class FinetuneConfig:
             raise ValueError(
                 f"ENCODER_LR_SCALE must be in (0, 10], got {self.encoder_lr_scale} (0.1 = a tenth of LEARNING_RATE)"
             )
+        if self.color_jitter < 0:
+            raise ValueError(f"COLOR_JITTER must be 0 (off) or more, got {self.color_jitter}")
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise ValueError(f"WARMUP_FRACTION must be in [0, 1), got {self.warmup_fraction}")
         if self.learning_rate <= 0:

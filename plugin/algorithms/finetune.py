@@ -85,6 +85,11 @@ FIELD_TEXT = {
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "With PRETRAINED, the encoder learns at this multiple of "
                           "LEARNING_RATE (e.g. 0.1), so a few noisy steps on few labels do not overwrite what "
                           "pretraining learned. From scratch the whole network uses LEARNING_RATE.")),
+    "color_jitter": (
+        QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Colour jitter (band standard deviations)"),
+        QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Each training crop's brightness shifts by up to this many band "
+                          "standard deviations (contrast by up to exp(0.3 x it)), so a model trained on one scene "
+                          "copes with another scene's radiometry; 0 = off.")),
     "ignore_index": (
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Ignored label value"),
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Label value that never counts in the loss or the scores (0..255).")),
