@@ -288,27 +288,6 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
         <translation>int8 校准栅格（留空：训练栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="36"/>
-        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and, with FIXED_SHAPE, the Deepness plugin) can run.
-
-The model outputs class probabilities (softmax in the graph) for any batch size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
-CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
-TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).
-OVERLAP: tile overlap in percent stored in the card (default 15).
-FIXED_SHAPE: fix the input&apos;s height and width to the tile size (the batch stays dynamic). Deepness only loads models of a fixed tile size; rsseg runs both forms, a fixed one only at its tile size.
-QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU (docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels keeping their class and the mIoU against fp32 are logged and stored in the model card.
-CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE.</source>
-        <translation>将微调检查点中的网络写为 ONNX 模型，可由“用 ONNX 模型分割栅格”（勾选 FIXED_SHAPE 时也可由 Deepness 插件）运行。
-
-模型输出类别概率（图中包含 softmax），支持任意批大小，并携带模型卡：类别名称和颜色、波段、归一化、瓦片大小和重叠，以及训练配置。导出后会用 onnxruntime 运行一次并与 torch 的结果比较；差异超过 1e-4 的模型不会被写出。
-CHECKPOINT：由“微调分割模型”写出的 .pt 文件。预训练检查点没有分割头：请先微调（SDCluster 聚类图请使用“聚类图”）。
-TILE_SIZE：写入模型卡的瓦片边长（0 = 512，若训练图块更大则取训练图块大小）。
-OVERLAP：写入模型卡的瓦片重叠百分比（默认 15）。
-FIXED_SHAPE：将输入的高和宽固定为瓦片大小（批大小仍为动态）。Deepness 只加载瓦片大小固定的模型；rsseg 两种形式都能运行，固定形式只能以其瓦片大小运行。
-QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式），在 CPU 上更快（见 docs/performance.md）。模型在 CALIBRATION 栅格的图块上校准（留空：检查点训练时使用的栅格），并在其他图块上与 fp32 模型比较：保持相同类别的像素比例以及相对 fp32 的 mIoU 会写入日志和模型卡。
-CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
-    </message>
-    <message>
         <location filename="../plugin/algorithms/export_onnx.py" line="62"/>
         <source>Tile overlap in % (empty: 15)</source>
         <translation>瓦片重叠 %（留空：15）</translation>
@@ -318,164 +297,372 @@ CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANT
         <source>Fixed tile size (for the Deepness plugin)</source>
         <translation>固定瓦片大小（用于 Deepness 插件）</translation>
     </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="36"/>
+        <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and, with FIXED_SHAPE, the Deepness plugin) can run.
+
+The model outputs class probabilities (softmax in the graph) for any batch size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
+CHECKPOINT: a .pt file written by &apos;Fine-tune a segmentation model&apos;. Pretraining checkpoints have no segmentation head: fine-tune them first (for SDCluster cluster maps use &apos;Cluster map&apos;).
+TILE_SIZE: tile edge stored in the card (0 = the training patch size, the geometry the model was trained on).
+OVERLAP: tile overlap in percent stored in the card (default 15).
+FIXED_SHAPE: fix the input&apos;s height and width to the tile size (the batch stays dynamic). Deepness only loads models of a fixed tile size; rsseg runs both forms, a fixed one only at its tile size.
+QUANTIZE: write an int8 model instead (onnxruntime static quantization, QDQ), faster on a CPU (docs/performance.md). It is calibrated on patches of the CALIBRATION rasters (empty: the rasters the checkpoint was trained on) and checked against the fp32 model on other patches: the share of pixels keeping their class and the mIoU against fp32 are logged and stored in the model card.
+CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE.</source>
+        <translation>将微调检查点中的网络写为 ONNX 模型，可由“用 ONNX 模型分割栅格”（勾选 FIXED_SHAPE 时也可由 Deepness 插件）运行。
+
+模型输出类别概率（图中包含 softmax），支持任意批大小，并携带模型卡：类别名称和颜色、波段、归一化、瓦片大小和重叠，以及训练配置。导出后会用 onnxruntime 运行一次并与 torch 的结果比较；差异超过 1e-4 的模型不会被写出。
+CHECKPOINT：由“微调分割模型”写出的 .pt 文件。预训练检查点没有分割头：请先微调（SDCluster 聚类图请使用“聚类图”）。
+TILE_SIZE：写入模型卡的瓦片边长（0 = 训练图块大小，即模型训练时的几何）。
+OVERLAP：写入模型卡的瓦片重叠百分比（默认 15）。
+FIXED_SHAPE：将输入的高和宽固定为瓦片大小（批大小仍为动态）。Deepness 只加载瓦片大小固定的模型；rsseg 两种形式都能运行，固定形式只能以其瓦片大小运行。
+QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式），在 CPU 上更快（见 docs/performance.md）。模型在 CALIBRATION 栅格的图块上校准（留空：检查点训练时使用的栅格），并在其他图块上与 fp32 模型比较：保持相同类别的像素比例以及相对 fp32 的 mIoU 会写入日志和模型卡。
+CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
+    </message>
 </context>
 <context>
     <name>FinetuneAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="39"/>
+        <location filename="../plugin/algorithms/finetune.py" line="175"/>
         <source>Fine-tune a segmentation model</source>
         <translation>微调分割模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="42"/>
+        <location filename="../plugin/algorithms/finetune.py" line="232"/>
+        <source>Image rasters</source>
+        <translation>影像栅格</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="234"/>
+        <source>Labels (class raster or polygon layer)</source>
+        <translation>标注（类别栅格或面图层）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="237"/>
+        <source>Class field (polygon labels)</source>
+        <translation>类别字段（面标注）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="240"/>
+        <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
+        <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="96"/>
+        <source>Pretrained checkpoint (optional)</source>
+        <translation>预训练检查点（可选）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="48"/>
+        <source>Architecture</source>
+        <translation>网络结构</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="52"/>
+        <source>Backbone (deeplabv3plus)</source>
+        <translation>骨干网络（deeplabv3plus）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="68"/>
+        <source>Batch size</source>
+        <translation>批大小</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="71"/>
+        <source>Patch size (pixels, multiple of 16)</source>
+        <translation>图块大小（像元，16 的倍数）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="75"/>
+        <source>Learning rate</source>
+        <translation>学习率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="219"/>
+        <source>Bands (1-based, comma separated; empty = all)</source>
+        <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="118"/>
+        <source>Share of blocks held out for validation</source>
+        <translation>留作验证的区块比例</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="122"/>
+        <source>Validation block size (pixels)</source>
+        <translation>验证区块大小（像元）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="126"/>
+        <source>Class weights</source>
+        <translation>类别权重</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="130"/>
+        <source>Freeze the encoder (linear probing)</source>
+        <translation>冻结编码器（线性探测）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="103"/>
+        <source>Weight decay</source>
+        <translation>权重衰减</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="138"/>
+        <source>Random seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="223"/>
+        <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
+        <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="225"/>
+        <source>Output checkpoint</source>
+        <translation>输出检查点</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="227"/>
+        <source>Output ONNX model (optional)</source>
+        <translation>输出 ONNX 模型（可选）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="356"/>
+        <source>exporting the best model to ONNX</source>
+        <translation>正在将最佳模型导出为 ONNX</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="359"/>
+        <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
+        <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="48"/>
+        <source>deeplabv3plus: ResNet encoder + ASPP (GraSS/SDCluster checkpoints); hrnet: from scratch; diff_hrnet: HRNet fused with a diffusion checkpoint&apos;s denoiser.</source>
+        <translation>deeplabv3plus：ResNet 编码器 + ASPP（用于 GraSS/SDCluster 检查点）；hrnet：从头训练；diff_hrnet：与扩散检查点去噪器融合的 HRNet。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="52"/>
+        <source>ResNet depth of the DeepLabV3+ encoder; must match a pretrained encoder.</source>
+        <translation>DeepLabV3+ 编码器的 ResNet 深度；必须与预训练编码器一致。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="56"/>
+        <source>DeepLabV3+ head</source>
+        <translation>DeepLabV3+ 头部</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="56"/>
+        <source>separable: depthwise-separable ASPP and decoder convolutions (as published); dense: plain 3x3 convolutions.</source>
+        <translation>separable：ASPP 和解码器使用深度可分离卷积（与论文一致）；dense：普通 3x3 卷积。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="60"/>
+        <source>Training steps</source>
+        <translation>训练步数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="60"/>
+        <source>Optimiser steps in all: the length of the run. 0 = EPOCHS x the steps of one epoch.</source>
+        <translation>优化器总步数，即训练的长度。0 = EPOCHS × 每轮步数。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="64"/>
+        <source>Epochs (when STEPS is 0)</source>
+        <translation>轮数（STEPS 为 0 时）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="64"/>
+        <source>Passes of PATCHES_PER_EPOCH random crops; used only when STEPS is 0.</source>
+        <translation>每轮 PATCHES_PER_EPOCH 个随机裁块的遍数；仅在 STEPS 为 0 时使用。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="68"/>
+        <source>Random crops per optimiser step.</source>
+        <translation>每个优化步的随机裁块数。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="71"/>
+        <source>Edge of the random training crops. The exported model tiles at this size too, so at inference it sees what it saw in training.</source>
+        <translation>随机训练裁块的边长。导出的模型也按此尺寸分块，因此推理时看到的与训练时一致。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="75"/>
+        <source>AdamW peak learning rate, reached after the warm-up, then decayed to zero at the last step (cosine).</source>
+        <translation>AdamW 峰值学习率：预热后达到，随后按余弦在最后一步衰减到零。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="79"/>
+        <source>Share of labelled training tiles used</source>
+        <translation>使用的已标注训练瓦片比例</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="79"/>
+        <source>Keeps this share of the labelled training tiles (seeded); labels outside them never count. For few-label experiments.</source>
+        <translation>保留此比例的已标注训练瓦片（按种子选择）；其外的标注从不计入。用于少标注实验。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="83"/>
+        <source>Encoder learning-rate multiplier (pretrained encoder)</source>
+        <translation>编码器学习率倍数（预训练编码器）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="83"/>
+        <source>With PRETRAINED, the encoder learns at this multiple of LEARNING_RATE (e.g. 0.1), so a few noisy steps on few labels do not overwrite what pretraining learned. From scratch the whole network uses LEARNING_RATE.</source>
+        <translation>使用 PRETRAINED 时，编码器以 LEARNING_RATE 的此倍数学习（如 0.1），使少量标注上的几步噪声更新不会覆盖预训练所学。从头训练时整个网络使用 LEARNING_RATE。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="93"/>
+        <source>Ignored label value</source>
+        <translation>忽略的标注值</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="93"/>
+        <source>Label value that never counts in the loss or the scores (0..255).</source>
+        <translation>从不计入损失和评分的标注值（0..255）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="96"/>
+        <source>Checkpoint to start from (pretraining or fine-tuned); its bands and normalisation are reused.</source>
+        <translation>起始检查点（预训练或微调）；沿用其波段和归一化。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
+        <source>Crops per epoch</source>
+        <translation>每轮裁块数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
+        <source>0 = as many crops as labelled tiles (the labelled area once).</source>
+        <translation>0 = 与已标注瓦片数相同的裁块数（覆盖已标注区域一次）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="103"/>
+        <source>AdamW weight decay.</source>
+        <translation>AdamW 权重衰减。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="106"/>
+        <source>Warm-up share of the steps</source>
+        <translation>预热步数比例</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="106"/>
+        <source>The learning rate rises linearly over this share of the steps, then decays on a cosine to the last step.</source>
+        <translation>学习率在此比例的步数内线性上升，然后按余弦衰减到最后一步。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
+        <source>Steps between validations</source>
+        <translation>验证间隔步数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
+        <source>Validation mIoU, the best checkpoint and the resume checkpoint every this many steps; 0 = once per epoch.</source>
+        <translation>每隔这么多步计算验证 mIoU，并保存最佳检查点和续训检查点；0 = 每轮一次。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="114"/>
+        <source>Early-stopping patience (validations)</source>
+        <translation>早停耐心（验证次数）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="114"/>
+        <source>Stop after this many validations without a better mIoU; 0 = always train every step. Needs a validation set.</source>
+        <translation>连续这么多次验证 mIoU 没有提升即停止；0 = 始终训练全部步数。需要验证集。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="118"/>
+        <source>Whole spatial blocks go to validation, so validation pixels never sit next to training ones.</source>
+        <translation>整块空间区域划入验证集，因此验证像素不会紧邻训练像素。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="122"/>
+        <source>Edge of the square blocks the images are cut into for the train/validation split (at least PATCH_SIZE).</source>
+        <translation>为划分训练/验证集而切分影像的方块边长（至少为 PATCH_SIZE）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="126"/>
+        <source>none, or balanced: inverse class frequency on the training tiles (mean 1, at most 10).</source>
+        <translation>none，或 balanced：按训练瓦片上类别频率的倒数加权（均值 1，最大 10）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="130"/>
+        <source>Train the head only; the encoder&apos;s weights and BatchNorm statistics stay as loaded.</source>
+        <translation>只训练头部；编码器的权重和 BatchNorm 统计保持加载时的值。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="134"/>
+        <source>Mixed precision (CUDA only)</source>
+        <translation>混合精度（仅 CUDA）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="134"/>
+        <source>bf16 where the GPU supports it, else fp16 with loss scaling; no effect on the CPU.</source>
+        <translation>GPU 支持时用 bf16，否则用带损失缩放的 fp16；在 CPU 上无效。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="138"/>
+        <source>Seeds the split, LABEL_FRACTION, the crops and the initialisation: the same seed repeats the run.</source>
+        <translation>为数据划分、LABEL_FRACTION、裁块和初始化设定种子：相同种子可重复训练。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="142"/>
+        <source>Data loader workers</source>
+        <translation>数据加载进程数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="142"/>
+        <source>Processes reading crops in parallel; 0 = in the training process.</source>
+        <translation>并行读取裁块的进程数；0 = 在训练进程中读取。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="178"/>
         <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.
 
 INPUT: one or more image rasters (files GDAL reads).
 LABELS: a raster of class ids (any grid or CRS: resampled to each image, nearest neighbour; 255 = unlabelled) or a polygon layer with LABEL_FIELD holding class ids or class names.
 CLASSES: optional &apos;name[:#rrggbb], ...&apos; in class-id order.
-PRETRAINED: optional checkpoint to start from; its bands and normalisation are reused. Diffusion checkpoints need ARCHITECTURE diff_hrnet; GraSS/SDCluster ones deeplabv3plus with the same BACKBONE.
-Validation: whole spatial blocks (SPLIT_BLOCK_SIZE pixels, VAL_FRACTION of them) are held out, so validation patches never overlap training ones. LABEL_FRACTION keeps only that share of the labelled training patches (seeded), for few-label experiments.
-The log shows the loss and validation mIoU of every epoch. Cancelling keeps OUTPUT_CHECKPOINT as it was and saves the state reached in OUTPUT_CHECKPOINT.last.pt; run again with RESUME to continue.
+PRETRAINED: optional checkpoint to start from; its bands and normalisation are reused. Diffusion checkpoints need ARCHITECTURE diff_hrnet; GraSS/SDCluster ones deeplabv3plus with the same BACKBONE. A pretrained encoder learns at ENCODER_LR_SCALE x LEARNING_RATE.
+Training: STEPS optimiser steps, each on BATCH_SIZE random crops of PATCH_SIZE pixels drawn anywhere inside the labelled training area; the learning rate warms up, then decays on a cosine to the last step. The exported model tiles at PATCH_SIZE, the size it was trained on.
+Validation: whole spatial blocks (SPLIT_BLOCK_SIZE pixels, VAL_FRACTION of them) are held out, so validation patches never overlap training ones; every VALIDATE_EVERY steps the mIoU is logged, the best checkpoint kept, and after EARLY_STOPPING_PATIENCE validations without improvement the run stops. LABEL_FRACTION keeps only that share of the labelled training tiles (seeded).
+Cancelling stops with an error, keeps OUTPUT_CHECKPOINT as it was and saves the state reached in OUTPUT_CHECKPOINT.last.pt; with RESUME (on by default, as for pretraining) the next run continues from it.
 OUTPUT_MODEL: optional ONNX model exported at the end (checked against torch), ready for &apos;Segment raster with an ONNX model&apos;.</source>
-        <translation>在带标注的影像上训练分割网络，可从头训练，也可从预训练检查点（GraSS、SDCluster、扩散模型）开始，并保存验证 mIoU 最好的检查点。
+        <translation>在已标注影像上训练分割网络，可从头开始，也可从预训练检查点（GraSS、SDCluster、扩散）开始，并保存验证 mIoU 最佳的检查点。
 
-INPUT：一个或多个影像栅格（GDAL 可读的文件）。
-LABELS：类别编号栅格（任意网格或坐标参考系：以最近邻方式重采样到每幅影像；255 = 未标注），或由 LABEL_FIELD 字段给出类别编号或类别名称的面图层。
-CLASSES：可选，按类别编号顺序写 'name[:#rrggbb], ...'。
-PRETRAINED：可选，作为起点的检查点；沿用其波段和归一化。扩散检查点需要 ARCHITECTURE 为 diff_hrnet；GraSS/SDCluster 检查点需要 deeplabv3plus 且 BACKBONE 相同。
-验证：按整块空间区块（SPLIT_BLOCK_SIZE 像元，取其中 VAL_FRACTION 比例）留出，因此验证图块与训练图块从不重叠。LABEL_FRACTION 只保留该比例的带标注训练图块（带随机种子），用于少标注实验。
-日志显示每个轮次的损失和验证 mIoU。取消时 OUTPUT_CHECKPOINT 保持原样，已达到的状态保存在 OUTPUT_CHECKPOINT.last.pt 中；勾选 RESUME 再次运行即可继续。
-OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 结果核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
+INPUT：一个或多个影像栅格（GDAL 可读取的文件）。
+LABELS：类别编号栅格（任意网格或坐标系：按最近邻重采样到每幅影像；255 = 未标注），或多边形图层，其 LABEL_FIELD 字段为类别编号或类别名称。
+CLASSES：可选，按类别编号顺序写“名称[:#rrggbb], ...”。
+PRETRAINED：可选的起始检查点；沿用其波段和归一化。扩散检查点需要 ARCHITECTURE diff_hrnet；GraSS/SDCluster 检查点需要 deeplabv3plus 和相同的 BACKBONE。预训练编码器以 ENCODER_LR_SCALE × LEARNING_RATE 学习。
+训练：共 STEPS 个优化步，每步使用 BATCH_SIZE 个在已标注训练区域内任意位置抽取的 PATCH_SIZE 像素随机裁块；学习率先预热，再按余弦衰减到最后一步。导出的模型按训练时的尺寸 PATCH_SIZE 分块。
+验证：整块空间区域（SPLIT_BLOCK_SIZE 像素，占 VAL_FRACTION）被留出，因此验证图块从不与训练图块重叠；每 VALIDATE_EVERY 步记录 mIoU、保留最佳检查点，连续 EARLY_STOPPING_PATIENCE 次验证没有提升则停止。LABEL_FRACTION 只保留该比例的已标注训练瓦片（按种子选择）。
+取消会以错误结束，OUTPUT_CHECKPOINT 保持不变，已达到的状态保存在 OUTPUT_CHECKPOINT.last.pt；启用 RESUME（默认开启，与预训练一致）时下次运行从此继续。
+OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="64"/>
-        <source>Image rasters</source>
-        <translation>影像栅格</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="290"/>
+        <source>{}: expected a comma-separated list, got {!r}</source>
+        <translation>{}：需要逗号分隔的列表，得到 {!r}</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="66"/>
-        <source>Labels (class raster or polygon layer)</source>
-        <translation>标注（类别栅格或面图层）</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="311"/>
+        <source>LABELS: choose a class raster or a polygon layer</source>
+        <translation>LABELS：请选择类别栅格或多边形图层</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="69"/>
-        <source>Class field (polygon labels)</source>
-        <translation>类别字段（面标注）</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="366"/>
+        <source>best validation mIoU {:.4f} at step {}</source>
+        <translation>最佳验证 mIoU {:.4f}，在第 {} 步</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="71"/>
-        <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
-        <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <source>Colour jitter (band standard deviations)</source>
+        <translation>颜色抖动（波段标准差）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="73"/>
-        <source>Pretrained checkpoint (optional)</source>
-        <translation>预训练检查点（可选）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="75"/>
-        <source>Architecture</source>
-        <translation>网络结构</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="77"/>
-        <source>Backbone (deeplabv3plus)</source>
-        <translation>骨干网络（deeplabv3plus）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="80"/>
-        <source>Epochs</source>
-        <translation>训练轮数</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="81"/>
-        <source>Batch size</source>
-        <translation>批大小</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="82"/>
-        <source>Patch size (pixels, multiple of 16)</source>
-        <translation>图块大小（像元，16 的倍数）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="84"/>
-        <source>Learning rate</source>
-        <translation>学习率</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="86"/>
-        <source>Share of labelled training patches used</source>
-        <translation>使用的带标注训练图块比例</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="91"/>
-        <source>Bands (1-based, comma separated; empty = all)</source>
-        <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="92"/>
-        <source>Share of blocks held out for validation</source>
-        <translation>留作验证的区块比例</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="94"/>
-        <source>Validation block size (pixels)</source>
-        <translation>验证区块大小（像元）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="96"/>
-        <source>Class weights</source>
-        <translation>类别权重</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="97"/>
-        <source>Freeze the encoder (linear probing)</source>
-        <translation>冻结编码器（线性探测）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="99"/>
-        <source>Weight decay</source>
-        <translation>权重衰减</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="100"/>
-        <source>Warm-up epochs</source>
-        <translation>预热轮数</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="101"/>
-        <source>Random seed</source>
-        <translation>随机种子</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="102"/>
-        <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
-        <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="108"/>
-        <source>Output checkpoint</source>
-        <translation>输出检查点</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="110"/>
-        <source>Output ONNX model (optional)</source>
-        <translation>输出 ONNX 模型（可选）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="190"/>
-        <source>exporting the best model to ONNX</source>
-        <translation>正在将最佳模型导出为 ONNX</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="193"/>
-        <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
-        <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="200"/>
-        <source>best validation mIoU {:.4f} at epoch {}</source>
-        <translation>最佳验证 mIoU {:.4f}，出现在第 {} 轮</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="88"/>
+        <source>Each training crop&apos;s brightness shifts by up to this many band standard deviations (contrast by up to exp(0.3 x it)), so a model trained on one scene copes with another scene&apos;s radiometry; 0 = off.</source>
+        <translation>每个训练裁块的亮度最多偏移这么多个波段标准差（对比度最多变化 exp(0.3 × 该值)），使在一个场景上训练的模型能适应另一场景的辐射特性；0 = 关闭。</translation>
     </message>
 </context>
 <context>

@@ -30,6 +30,7 @@ def tiny_config(image: Path, label: Path, **overrides):
     from training.finetune_config import FinetuneConfig
 
     values = dict(images=[str(image)], labels=[str(label)], epochs=1, batch_size=4, patch_size=32,
-                  split_block_size=64, learning_rate=2e-3, warmup_epochs=0, device="cpu", seed=0)
+                  split_block_size=64, learning_rate=2e-3, warmup_fraction=0.0, device="cpu", seed=0,
+                  steps=0, validate_every=0, early_stopping_patience=0)
     values.update(overrides)
     return FinetuneConfig(**values)

@@ -54,11 +54,12 @@ def test_python_m_training_help():
 def test_tiny_cli_run_and_errors(tmp_path, capsys):
     image, label = write_scene(tmp_path, size=64)
     common = ["--images", str(image), "--labels", str(label), "--epochs", "1", "--batch-size", "2",
-              "--patch-size", "32", "--split-block-size", "32", "--device", "cpu", "--patches-per-epoch", "2"]
+              "--patch-size", "32", "--split-block-size", "32", "--device", "cpu", "--patches-per-epoch", "2",
+              "--steps", "0"]
     code = main(["finetune", *common, "--classes", "water:#0000ff,sand,trees", "--output", str(tmp_path / "m.pt"),
                  "--export", str(tmp_path / "m.onnx")])
     assert code == 0 and (tmp_path / "m.pt").exists() and (tmp_path / "m.onnx").exists()
-    assert "epoch 1/1: loss" in capsys.readouterr().err
+    assert "step 1/1 (epoch 1): loss" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "m.pt"), str(tmp_path / "again.onnx"), "--tile-size", "256"]) == 0
     code = main(["finetune", *common, "--label-fraction", "2", "--output", str(tmp_path / "n.pt")])
     assert code == 2 and "LABEL_FRACTION" in capsys.readouterr().err

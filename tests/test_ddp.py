@@ -21,8 +21,8 @@ SCRIPT = textwrap.dedent("""
     from training.finetune import finetune
     from training.finetune_config import FinetuneConfig
     config = FinetuneConfig(images=[{image!r}], labels=[{label!r}], epochs=1, batch_size=2, patch_size=32,
-                            split_block_size=32, patches_per_epoch=8, val_fraction=0.25, warmup_epochs=0,
-                            learning_rate=5e-3, device="cpu")
+                            split_block_size=32, patches_per_epoch=8, val_fraction=0.25, warmup_fraction=0.0,
+                            learning_rate=5e-3, device="cpu", steps=0, validate_every=0)
     result = finetune(config, {output!r}, feedback=RunFeedback(log=lambda m: None))
     torch.save(result.model_state, os.path.join({folder!r}, "rank%s.pt" % os.environ["RANK"]))
 """)

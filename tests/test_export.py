@@ -46,7 +46,7 @@ def test_export_checkpoint_parity_and_card(tmp_path, finetuned):
     assert card.class_colors[0] == (0, 0, 255) and card.class_colors[2] == (0, 128, 0)
     assert card.bands == [1, 2, 3] and card.band_offset == pytest.approx(ckpt.band_offset)
     assert card.band_scale == pytest.approx(ckpt.band_scale)
-    assert (card.tile_size, card.tile_overlap_percent) == (512, 10.0)
+    assert (card.tile_size, card.tile_overlap_percent) == (32, 10.0)   # the training patch size: its geometry
     assert card.outputs == "probabilities" and card.task == "segmentation" and card.method == "supervised"
     assert card.config["architecture"] == "deeplabv3plus" and card.config["architecture_kwargs"]["backbone"] == "resnet18"
     assert card.resolution_cm == pytest.approx(100.0)

@@ -27,11 +27,13 @@ from training.finetune import prepare_data  # noqa: E402
 
 
 def _overlap(a, b) -> bool:
-    return not (a.col + a.size <= b.col or b.col + b.size <= a.col or a.row + a.size <= b.row or b.row + b.size <= a.row)
+    return not (a.col + a.size <= b.col or b.col + b.size <= a.col
+                or a.row + a.size <= b.row or b.row + b.size <= a.row)
 
 
 def _inside(window, block) -> bool:
-    return (block.pair == window.pair and block.col <= window.col and window.col + window.size <= block.col + block.width
+    return (block.pair == window.pair
+            and block.col <= window.col and window.col + window.size <= block.col + block.width
             and block.row <= window.row and window.row + window.size <= block.row + block.height)
 
 
@@ -150,8 +152,10 @@ def test_prepare_data_messages(tmp_path):
     image, label = write_scene(tmp_path, size=64)
     logs: list[str] = []
     feedback = RunFeedback(log=logs.append)
-    with pytest.raises(ValueError, match="BATCH_SIZE 16: only 3 labelled training patch"):
-        prepare_data(tiny_config(image, label, batch_size=16, split_block_size=32, val_fraction=0.25), None, feedback)
+    # a batch larger than the labelled tiles is fine: crops are drawn at random, not from a fixed grid
+    config = tiny_config(image, label, batch_size=16, split_block_size=32, val_fraction=0.25)
+    data = prepare_data(config, None, feedback)
+    assert len(data.split.train) == 3 and any("3 labelled tile(s) of 32px to crop from" in line for line in logs)
     # class 2 only in the validation block -> a warning, not a crash
     lab = np.zeros((64, 64), np.uint8)
     lab[:, 32:] = 1

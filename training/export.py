@@ -29,7 +29,7 @@ from engine.atomic import atomic_path
 from engine.model_card import ModelCard
 from engine.progress import RunFeedback
 from engine.safeguards import value_range_from_normalization
-from engine.tiling import DEFAULT_OVERLAP_PERCENT, card_tile_size
+from engine.tiling import DEFAULT_OVERLAP_PERCENT, DEFAULT_TILE_SIZE
 from training.checkpoint import Checkpoint, CheckpointError
 from training.nets.registry import build_segmentation_net
 
@@ -194,8 +194,11 @@ def card_for_checkpoint(checkpoint: Checkpoint, tile_size: int | None = None,
                         overlap_percent: float | None = None) -> ModelCard:
     """Model card of a fine-tuned checkpoint: classes, bands, normalisation, tiling, provenance.
 
-    Tile size and overlap default to :mod:`engine.tiling`'s (512 pixels, or the training
-    patch size when that is larger; 15 %).
+    Tile size defaults to the training patch size: the network then sees at inference the
+    geometry it was trained on (DeepLabV3+'s ASPP taps at rates 12/18 fall off a 16 x 16
+    feature map but not off a 32 x 32 one, and its image pooling averages over the tile;
+    Diff-HRNet's fixed-noise tile is the patch size). Overlap defaults to
+    :mod:`engine.tiling`'s 15 %.
     """
     patch = checkpoint.extra_state.get("patch_size") or checkpoint.config.get("patch_size")
     config: dict[str, Any] = dict(checkpoint.config)
@@ -208,7 +211,7 @@ def card_for_checkpoint(checkpoint: Checkpoint, tile_size: int | None = None,
         bands=list(checkpoint.bands),
         band_offset=[float(v) for v in checkpoint.band_offset],
         band_scale=[float(v) for v in checkpoint.band_scale],
-        tile_size=card_tile_size(tile_size, patch),
+        tile_size=int(tile_size) if tile_size else int(patch or DEFAULT_TILE_SIZE),
         tile_overlap_percent=float(overlap_percent) if overlap_percent is not None else DEFAULT_OVERLAP_PERCENT,
         nodata=checkpoint.nodata,
         resolution_cm=checkpoint.extra_state.get("resolution_cm"),

@@ -1,31 +1,35 @@
 """Supervised fine-tuning of a segmentation network on labelled rasters.
 
-The loop, in order:
+The run, in order:
 
 1. data: image/label pairs (labels resampled to the image grid), bands, normalisation
    (from the pretraining checkpoint when there is one, so the encoder sees the inputs it
    was trained on), spatial-block train/validation split, LABEL_FRACTION;
-2. network: ``training.nets.registry.build_segmentation_net`` with the pretrained encoder;
-3. training: cross-entropy with the ignore value (optionally class-balanced), AdamW,
-   linear warm-up + cosine decay, random flips/rotations, mixed precision on CUDA,
-   gradients averaged over processes under torchrun;
-4. after every epoch: validation mIoU (``engine.metrics``), ``<output>.last.pt`` for
-   resuming, and ``<output>.best.pt`` when validation improves;
+2. network: ``training.nets.registry.build_segmentation_net`` with the pretrained encoder
+   (trained at ENCODER_LR_SCALE x LEARNING_RATE, so a few noisy steps on few labels do
+   not overwrite what pretraining learned);
+3. training (:class:`FinetuneTask` in :class:`training.loop.TrainingLoop`): STEPS
+   optimiser steps on random crops anywhere inside the labelled training area
+   (``training.data.crops``), cross-entropy with the ignore value (optionally
+   class-balanced), AdamW, linear warm-up (WARMUP_FRACTION of the steps) then cosine
+   decay to the end of the budget, mixed precision on CUDA, torchrun;
+4. every VALIDATE_EVERY steps: validation mIoU (``engine.metrics``), ``<output>.last.pt``
+   for resuming, ``<output>.best.pt`` when validation improved, and early stopping after
+   EARLY_STOPPING_PATIENCE validations without improvement;
 5. at the end, the best checkpoint is renamed to ``output``: the previous file at
    ``output`` survives any failed or cancelled run.
 
-A cancel (``feedback.is_cancelled``, polled between steps) saves the exact state reached
-to ``<output>.last.pt`` (mid-epoch position included) and re-raises
+A cancel (``feedback.is_cancelled``, polled before every step and validation batch)
+saves the exact state reached to ``<output>.last.pt`` and re-raises
 :class:`engine.progress.Cancelled`.
 """
 from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import rasterio
@@ -36,9 +40,9 @@ from torch.utils.data import DataLoader
 
 from engine.metrics import confusion_matrix, scores_from_confusion
 from engine.model_card import default_color
-from engine.progress import Cancelled, RunFeedback
+from engine.progress import RunFeedback
 from training.checkpoint import Checkpoint, CheckpointError, config_to_dict
-from training.data.augment import flip_rotate
+from training.data.crops import RandomCropDataset, crop_regions
 from training.data.labels import (
     LabeledPair,
     LabeledPatchDataset,
@@ -49,18 +53,11 @@ from training.data.labels import (
 )
 from training.data.rasters import Normalization, compute_normalization, resolve_bands
 from training.data.splits import Split, split_patches
-from training.distributed import (
-    DistributedContext,
-    all_reduce_sum,
-    average_gradients,
-    broadcast_module,
-    init_distributed,
-    local_device,
-    shutdown,
-)
+from training.distributed import DistributedContext, all_reduce_sum, broadcast_module
 from training.finetune_config import FinetuneConfig
+from training.loop import TrainingLoop, TrainingTask, cpu_state, run_task
 from training.nets.registry import build_segmentation_net
-from training.runtime import seed_everything, select_device, warmup_cosine_scheduler
+from training.runtime import seed_everything, warmup_cosine_scheduler
 
 METHOD = "supervised"
 MAX_CLASS_WEIGHT = 10.0
@@ -68,12 +65,16 @@ MAX_CLASS_WEIGHT = 10.0
 
 @dataclass
 class FinetuneResult:
+    """What a fine-tuning run leaves behind (``model_state`` is returned on every rank)."""
+
     checkpoint: Path
     best_miou: float | None            # None when there was no validation set
-    best_epoch: int
+    best_step: int
     history: list[dict[str, Any]] = field(default_factory=list)
     last_checkpoint: Path | None = None
-    model_state: dict[str, torch.Tensor] | None = None   # the weights written (on every rank)
+    model_state: dict[str, torch.Tensor] | None = None
+    stopped_early: bool = False
+    steps: int = 0                     # optimiser steps done (all runs of a resumed job together)
 
 
 def last_checkpoint_path(output: str | os.PathLike) -> Path:
@@ -91,6 +92,8 @@ def best_checkpoint_path(output: str | os.PathLike) -> Path:
 # ----------------------------------------------------------------------------- data
 @dataclass
 class FinetuneData:
+    """Everything prepared from the rasters before training starts."""
+
     pairs: list[LabeledPair]
     bands: list[int]
     normalization: Normalization
@@ -116,26 +119,24 @@ def load_pretrained(path: str) -> Checkpoint | None:
     return checkpoint
 
 
-def prepare_data(
-    config: FinetuneConfig,
-    pretrained: Checkpoint | None,
-    feedback: RunFeedback,
-    normalization: Normalization | None = None,
-) -> FinetuneData:
-    """Pairs, bands, normalisation, split and classes, with every user-facing check."""
-    pairs = make_pairs(config.images, config.labels)
+def choose_bands(config: FinetuneConfig, pairs: list[LabeledPair], pretrained: Checkpoint | None) -> list[int]:
+    """BANDS, else the pretrained checkpoint's bands when the rasters have them, else all."""
     wanted = list(config.bands)
     if not wanted and pretrained is not None:
         with rasterio.open(pairs[0].image) as src:
-            if max(pretrained.bands) <= src.count:  # the pretrained bands, when the raster has them
+            if max(pretrained.bands) <= src.count:
                 wanted = list(pretrained.bands)
     bands = resolve_bands(pairs[0].image, wanted)
     for pair in pairs[1:]:
         resolve_bands(pair.image, bands)
     if pretrained is not None:
         pretrained.check_bands(len(bands), "BANDS")
+    return bands
 
-    histogram = check_labels(pairs, config.ignore_index)
+
+def describe_classes(config: FinetuneConfig, histogram: np.ndarray,
+                     feedback: RunFeedback) -> tuple[int, list[str], list[list[int]]]:
+    """Class count (ids present, at least two), names and colours, logged with pixel counts."""
     present = class_ids_present(histogram, config.ignore_index)
     num_classes = max(max(present) + 1, len(config.class_names))
     if num_classes < 2:
@@ -150,17 +151,16 @@ def prepare_data(
         )
     names = class_names_for(num_classes, config.class_names)
     colors = [
-        list(config.class_colors[k]) if k < len(config.class_colors) and config.class_colors[k] else list(default_color(k))
+        list(config.class_colors[k]) if k < len(config.class_colors) and config.class_colors[k]
+        else list(default_color(k))
         for k in range(num_classes)
     ]
     feedback.log("classes: " + ", ".join(f"{k}={names[k]} ({int(histogram[k])} px)" for k in range(num_classes)))
+    return num_classes, names, colors
 
-    if normalization is None:
-        if pretrained is not None:
-            normalization = Normalization(tuple(pretrained.band_offset), tuple(pretrained.band_scale))
-        else:
-            normalization = compute_normalization([p.image for p in pairs], bands, seed=config.seed)
 
+def make_split(config: FinetuneConfig, pairs: list[LabeledPair], names: list[str], feedback: RunFeedback) -> Split:
+    """The spatial-block split, with its notes and warnings in the log."""
     split = split_patches(
         pairs, config.patch_size, config.split_block_size, config.val_fraction,
         config.label_fraction, config.seed, config.ignore_index,
@@ -170,21 +170,35 @@ def prepare_data(
     missing = split.classes_only_in_validation(config.ignore_index)
     if missing:
         feedback.log(
-            "warning: class(es) " + ", ".join(f"{k} ({names[k]})" if k < num_classes else str(k) for k in missing)
+            "warning: class(es) " + ", ".join(f"{k} ({names[k]})" if k < len(names) else str(k) for k in missing)
             + " appear in validation blocks but not in the training tiles; the model cannot learn them "
             "(raise LABEL_FRACTION, change SEED or SPLIT_BLOCK_SIZE, or label more)"
         )
-    if len(split.train) < config.batch_size:
-        raise ValueError(
-            f"BATCH_SIZE {config.batch_size}: only {len(split.train)} labelled training patch(es) of "
-            f"{config.patch_size}px (after the validation split and LABEL_FRACTION {config.label_fraction}); "
-            "lower BATCH_SIZE or PATCH_SIZE, raise LABEL_FRACTION, or label more"
-        )
     feedback.log(
-        f"split: {len(split.train_blocks)} training block(s) -> {len(split.train)} patch(es) "
-        f"(of {split.labelled_train_tiles} labelled), {len(split.val_blocks)} validation block(s) -> "
-        f"{len(split.val)} patch(es)"
+        f"split: {len(split.train_blocks)} training block(s) with {len(split.train)} labelled tile(s) of "
+        f"{config.patch_size}px to crop from (of {split.labelled_train_tiles}), {len(split.val_blocks)} "
+        f"validation block(s) -> {len(split.val)} patch(es)"
     )
+    return split
+
+
+def prepare_data(
+    config: FinetuneConfig,
+    pretrained: Checkpoint | None,
+    feedback: RunFeedback,
+    normalization: Normalization | None = None,
+) -> FinetuneData:
+    """Pairs, bands, normalisation, split and classes, with every user-facing check."""
+    pairs = make_pairs(config.images, config.labels)
+    bands = choose_bands(config, pairs, pretrained)
+    histogram = check_labels(pairs, config.ignore_index)
+    num_classes, names, colors = describe_classes(config, histogram, feedback)
+    if normalization is None:
+        if pretrained is not None:
+            normalization = Normalization(tuple(pretrained.band_offset), tuple(pretrained.band_scale))
+        else:
+            normalization = compute_normalization([p.image for p in pairs], bands, seed=config.seed)
+    split = make_split(config, pairs, names, feedback)
     weights = balanced_weights(split.train_histogram[:num_classes]) if config.class_weights == "balanced" else None
     return FinetuneData(pairs, bands, normalization, split, num_classes, names, colors, weights)
 
@@ -202,14 +216,28 @@ def balanced_weights(counts: np.ndarray) -> list[float]:
     return [float(w) for w in np.minimum(weights, MAX_CLASS_WEIGHT)]
 
 
-def epoch_order(n_items: int, per_epoch: int, seed: int, epoch: int) -> np.ndarray:
-    """Indices of the samples of one epoch: fresh permutations until ``per_epoch`` are drawn."""
-    rng = np.random.default_rng([seed, epoch, 31337])
-    parts, total = [], 0
-    while total < per_epoch:
-        parts.append(rng.permutation(n_items))
-        total += n_items
-    return np.concatenate(parts)[:per_epoch]
+@dataclass(frozen=True)
+class StepBudget:
+    """How long a run is, in optimiser steps, and how often it validates."""
+
+    crops_per_epoch: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    validate_every: int
+
+
+def step_budget(config: FinetuneConfig, labelled_tiles: int, world_size: int = 1) -> StepBudget:
+    """STEPS (or EPOCHS x steps per epoch), the warm-up share and the validation interval.
+
+    An epoch is PATCHES_PER_EPOCH crops (0: as many crops as labelled tiles, i.e. the kept
+    labelled area once), at least one batch per process.
+    """
+    per_epoch = config.patches_per_epoch or labelled_tiles
+    steps_per_epoch = max(1, per_epoch // (config.batch_size * world_size))
+    total = config.steps or config.epochs * steps_per_epoch
+    warmup = int(round(config.warmup_fraction * total))
+    return StepBudget(per_epoch, steps_per_epoch, total, warmup, min(total, config.validate_every or steps_per_epoch))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -217,24 +245,20 @@ def finetune(
     config: FinetuneConfig,
     output_checkpoint: str | os.PathLike,
     feedback: RunFeedback | None = None,
-    resume: bool = False,
+    resume: bool = True,
 ) -> FinetuneResult:
     """Fine-tune ``config.architecture`` on ``config.images``/``config.labels``; write the
     best checkpoint to ``output_checkpoint``.
 
-    With ``resume`` and an ``<output>.last.pt`` from an earlier (cancelled or shorter) run
-    of the same architecture, classes and bands, training continues where it stopped.
-    Works the same under ``torchrun --nproc_per_node N`` (only rank 0 writes files).
+    With ``resume`` (the default, as for pretraining) and an ``<output>.last.pt`` from an
+    earlier (cancelled or shorter) run of the same architecture, classes and bands,
+    training continues where it stopped; without one a new run starts. Works the same
+    under ``torchrun --nproc_per_node N`` (only rank 0 writes files).
     """
     feedback = feedback or RunFeedback()
     config.validate()
-    device = select_device(config.device)
-    ctx = init_distributed(device)
-    device = local_device(device, ctx)
-    try:
-        return _run(config, Path(output_checkpoint), feedback, resume, device, ctx)
-    finally:
-        shutdown(ctx)
+    output = Path(output_checkpoint)
+    return run_task(config.device, lambda device, ctx: _run(config, output, feedback, resume, device, ctx))
 
 
 def _load_previous(config: FinetuneConfig, output: Path, feedback: RunFeedback) -> Checkpoint | None:
@@ -249,9 +273,18 @@ def _load_previous(config: FinetuneConfig, output: Path, feedback: RunFeedback) 
     if previous.method != METHOD or previous.architecture != config.architecture:
         raise CheckpointError(
             f"OUTPUT_CHECKPOINT: {path.name} holds a {previous.method}/{previous.architecture} run, not a "
-            f"{METHOD}/{config.architecture} one: choose another output or do not resume"
+            f"{METHOD}/{config.architecture} one: choose another output or turn RESUME off"
         )
     return previous
+
+
+def _check_previous(previous: Checkpoint, data: FinetuneData, output: Path) -> None:
+    if previous.bands != data.bands or len(previous.class_names) != data.num_classes:
+        raise CheckpointError(
+            f"OUTPUT_CHECKPOINT: {last_checkpoint_path(output).name} was trained on bands {previous.bands} "
+            f"with {len(previous.class_names)} classes, this run has bands {data.bands} and "
+            f"{data.num_classes} classes: choose another output or turn RESUME off"
+        )
 
 
 def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bool,
@@ -262,196 +295,253 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
     normalization = (
         Normalization(tuple(previous.band_offset), tuple(previous.band_scale)) if previous is not None else None
     )
-    if ctx.is_main or ctx.world_size == 1:
-        data = prepare_data(config, pretrained, feedback, normalization)
-    else:  # same computation, silent: every rank needs the split, only one should talk
-        data = prepare_data(config, pretrained, RunFeedback(log=lambda _m: None), normalization)
+    quiet = RunFeedback(log=lambda _m: None)  # every rank needs the split, only one should talk
+    data = prepare_data(config, pretrained, feedback if ctx.is_main else quiet, normalization)
     if previous is not None:
-        if previous.bands != data.bands or len(previous.class_names) != data.num_classes:
-            raise CheckpointError(
-                f"OUTPUT_CHECKPOINT: {last_checkpoint_path(output).name} was trained on bands {previous.bands} "
-                f"with {len(previous.class_names)} classes, this run has bands {data.bands} and "
-                f"{data.num_classes} classes: choose another output or do not resume"
-            )
-
-    arch_kwargs: dict[str, Any] = (
-        {"backbone": config.backbone, "head": config.head} if config.architecture == "deeplabv3plus" else {}
-    )
+        _check_previous(previous, data, output)
+    task = FinetuneTask(config, data, output, ctx, pretrained, previous)
+    loop = TrainingLoop(task, device, ctx, feedback)
+    task.log_plan(loop)
     if previous is not None:
-        arch_kwargs = dict(previous.architecture_kwargs)
-    model = build_segmentation_net(config.architecture, len(data.bands), data.num_classes, pretrained=pretrained, **arch_kwargs)
-    arch_kwargs = dict(getattr(model, "architecture_kwargs", arch_kwargs))
-    if pretrained is not None:
-        feedback.log(f"encoder initialised from {Path(config.pretrained).name} ({pretrained.method})")
-    model.to(device)
-    encoder = _freeze_encoder(model, config)
-
-    per_epoch = max(config.patches_per_epoch or len(data.split.train), config.batch_size * ctx.world_size)
-    per_process = per_epoch // ctx.world_size
-    steps_per_epoch = per_process // config.batch_size
-    total_steps = steps_per_epoch * config.epochs
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = warmup_cosine_scheduler(optimizer, total_steps, config.warmup_epochs * steps_per_epoch)
-    use_amp = bool(config.amp) and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    weight = torch.tensor(data.class_weights, device=device) if data.class_weights else None
-
-    start_epoch, step, skip_batches, history = 0, 0, 0, []
-    best_miou: float | None = None
-    best_epoch = 0
-    best_state: dict[str, torch.Tensor] | None = None
-    if previous is not None:
-        model.load_state_dict(previous.model_state)
-        if previous.optimizer_state:
-            optimizer.load_state_dict(previous.optimizer_state["optimizer"])
-            scheduler.load_state_dict(previous.optimizer_state["scheduler"])
-            if previous.optimizer_state.get("scaler"):
-                scaler.load_state_dict(previous.optimizer_state["scaler"])
-        start_epoch, step, history = previous.epoch, previous.step, list(previous.history)
-        skip_batches = int(previous.extra_state.get("epoch_step", 0))
-        best_miou = previous.extra_state.get("best_miou")
-        best_epoch = int(previous.extra_state.get("best_epoch", 0))
-        for candidate in (best_checkpoint_path(output), output):  # best so far: running, or finished
-            if candidate.exists():
-                best_state = Checkpoint.load(candidate).model_state
-                break
-        feedback.log(f"resuming from {last_checkpoint_path(output).name}: epoch {start_epoch}, step {step}")
-    broadcast_module(model, ctx)
-
-    train_set = LabeledPatchDataset(data.pairs, data.split.train, data.bands, data.normalization, config.ignore_index)
-    val_windows = data.split.val[ctx.rank::ctx.world_size]
-    val_set = LabeledPatchDataset(data.pairs, val_windows, data.bands, data.normalization, config.ignore_index)
-    generator = torch.Generator().manual_seed(config.seed * 1000 + ctx.rank)
-
-    pretrained_method = (pretrained.method if pretrained is not None
-                         else (previous.extra_state.get("pretrained_method") if previous is not None else None))
-
-    def checkpoint(state: dict[str, torch.Tensor], epoch_done: int, finished: bool, extra: dict[str, Any],
-                   with_optimizer: bool) -> Checkpoint:
-        return Checkpoint(
-            method=METHOD,
-            config=config_to_dict(config),
-            bands=list(data.bands),
-            band_offset=list(data.normalization.offset),
-            band_scale=list(data.normalization.scale),
-            model_state=state,
-            architecture=config.architecture,
-            architecture_kwargs=arch_kwargs,
-            class_names=list(data.class_names),
-            class_colors=[list(c) for c in data.class_colors],
-            ignore_index=config.ignore_index,
-            nodata=data.pairs[0].image_nodata,
-            epoch=epoch_done,
-            step=step,
-            finished=finished,
-            history=list(history),
-            optimizer_state={
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            } if with_optimizer else None,
-            extra_state={"best_miou": best_miou, "best_epoch": best_epoch, "patch_size": config.patch_size,
-                         "num_classes": data.num_classes, "pretrained_method": pretrained_method,
-                         "resolution_cm": resolution_cm(data.pairs[0].image), **extra},
-        )
-
-    def save_last(epoch_done: int, epoch_step: int) -> None:
-        if ctx.is_main:
-            checkpoint(_cpu_state(model), epoch_done, False, {"epoch_step": epoch_step}, True).save(
-                last_checkpoint_path(output))
-
-    feedback.log(
-        f"fine-tuning {config.architecture} {arch_kwargs.get('backbone', '')}: {len(data.bands)} band(s) "
-        f"{data.bands}, {data.num_classes} classes, {per_epoch} patches of {config.patch_size}px per epoch, "
-        f"{steps_per_epoch} steps/epoch, {config.epochs} epochs, device {device}"
-        + (f", {ctx.world_size} processes" if ctx.enabled else "")
-        + (", mixed precision" if use_amp else "") + (", encoder frozen" if encoder is not None else "")
-    )
-    epoch, batch_index = start_epoch, 0
+        feedback.log(f"resuming from {last_checkpoint_path(output).name} at step {previous.step} of "
+                     f"{task.total_steps} (turn RESUME off to start over)")
+        if previous.step >= task.total_steps:
+            feedback.log("that run already took every step of this budget: nothing to train (raise STEPS to extend it)")
     try:
-        for epoch in range(start_epoch, config.epochs):
-            started = time.perf_counter()
-            order = epoch_order(len(train_set), per_epoch, config.seed, epoch)
-            mine = order[ctx.rank * per_process:(ctx.rank + 1) * per_process][: steps_per_epoch * config.batch_size]
-            first = skip_batches if epoch == start_epoch else 0
-            loader = DataLoader(
-                train_set, batch_size=config.batch_size, sampler=mine[first * config.batch_size:].tolist(),
-                drop_last=True, num_workers=config.num_workers,
-            )
-            model.train()
-            if encoder is not None:
-                encoder.eval()  # linear probing: frozen BatchNorm statistics too
-            loss_sum = torch.zeros(2, dtype=torch.float64)
-            batch_index = first
-            for images, labels in loader:
-                feedback.check_cancelled()
-                images, labels = flip_rotate(images, labels, generator=generator)
-                images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-                with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                    logits = model(images)
-                    loss = F.cross_entropy(logits.float(), labels, weight=weight, ignore_index=config.ignore_index)
-                if not torch.isfinite(loss):
-                    raise ValueError(f"LEARNING_RATE: the loss became {loss.item()} at step {step}; lower LEARNING_RATE")
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                average_gradients(model, ctx)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                step += 1
-                batch_index += 1
-                loss_sum += torch.tensor([float(loss.detach()), 1.0], dtype=torch.float64)
-                feedback.set_progress((epoch * steps_per_epoch + batch_index) / max(1, total_steps))
-            skip_batches = 0
-            broadcast_module(model, ctx)  # BatchNorm running statistics: rank 0's everywhere
-            all_reduce_sum(loss_sum)
-            record: dict[str, Any] = {"epoch": epoch + 1, "step": step,
-                                      "loss": float(loss_sum[0] / max(1.0, float(loss_sum[1])))}
-            scores = (_validate(model, val_set, data.num_classes, config, device, feedback, amp_dtype if use_amp else None)
-                      if data.split.val else None)
-            if scores is not None:
-                record.update(val_miou=scores["miou"], val_accuracy=scores["overall_accuracy"],
-                              val_iou=[None if math.isnan(v) else v for v in scores["iou"]])
-            record["seconds"] = round(time.perf_counter() - started, 2)
-            history.append(record)
-            improved = scores is None or best_state is None or _rank_score(scores["miou"]) > _rank_score(best_miou)
-            if improved:
-                best_miou = None if scores is None else scores["miou"]
-                best_epoch = epoch + 1
-                best_state = _cpu_state(model)
-                if ctx.is_main:
-                    checkpoint(best_state, epoch + 1, False, {}, False).save(best_checkpoint_path(output))
-            feedback.log(
-                f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.4f}"
-                + (f", val mIoU {scores['miou']:.4f}, val accuracy {scores['overall_accuracy']:.4f}"
-                   f" (best {best_miou:.4f} at epoch {best_epoch})" if scores is not None else "")
-                + f", {record['seconds']}s"
-            )
-            save_last(epoch + 1, 0)
-    except Cancelled:
-        feedback.log(
-            f"cancelled at step {step}: state saved to {last_checkpoint_path(output).name} (resume to continue); "
-            f"{output.name} was not changed"
-        )
-        save_last(epoch, batch_index)
-        raise
+        loop.fit(previous)
     finally:
-        train_set.close()
-        val_set.close()
+        task.close()
+    state = task.finish(loop)
+    return FinetuneResult(output, task.best_miou, task.best_step, loop.history, last_checkpoint_path(output),
+                          state, loop.stopped_early, loop.step)
 
-    if best_state is None:  # resumed a finished run with nothing left to do
-        best_state = _cpu_state(model)
-    if ctx.is_main:
-        final = checkpoint(best_state, config.epochs, True, {}, False)
-        final.save(best_checkpoint_path(output))
-        os.replace(best_checkpoint_path(output), output)
-        feedback.log(
-            f"saved {output}" + (f" (epoch {best_epoch}, val mIoU {best_miou:.4f})" if best_miou is not None else "")
+
+# ----------------------------------------------------------------------------- the task
+class FinetuneTask(TrainingTask):
+    """Supervised segmentation as a :class:`training.loop.TrainingTask`."""
+
+    name = "fine-tuning"
+    amp = True
+
+    def __init__(self, config: FinetuneConfig, data: FinetuneData, output: Path, ctx: DistributedContext,
+                 pretrained: Checkpoint | None, previous: Checkpoint | None) -> None:
+        self.config, self.data, self.output, self.ctx = config, data, output, ctx
+        self.pretrained, self.previous = pretrained, previous
+        self.amp = bool(config.amp)
+        self.budget = step_budget(config, len(data.split.train), ctx.world_size)
+        self.total_steps, self.period = self.budget.total_steps, self.budget.validate_every
+        self.best_miou: float | None = None
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_validations = 0
+        self.pretrained_method = (pretrained.method if pretrained is not None
+                                  else (previous.extra_state.get("pretrained_method") if previous else None))
+        reader = LabeledPatchDataset(data.pairs, [], data.bands, data.normalization, config.ignore_index)
+        regions = crop_regions(data.split.train, data.split.train_blocks, [(p.width, p.height) for p in data.pairs],
+                               data.split.val_blocks)
+        self.crops = RandomCropDataset(reader, regions, config.patch_size, config.seed, ctx.rank,
+                                       length=self.total_steps * config.batch_size, jitter=config.color_jitter)
+        self.val_set = LabeledPatchDataset(data.pairs, data.split.val[ctx.rank::ctx.world_size], data.bands,
+                                           data.normalization, config.ignore_index)
+        self.encoder: nn.Module | None = None
+        self.model: nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.weight: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ hooks
+    def configure_model(self) -> nn.Module:
+        """The segmentation net (a resumed run keeps its stored architecture kwargs)."""
+        config = self.config
+        kwargs: dict[str, Any] = {}
+        if self.previous is not None:
+            kwargs = dict(self.previous.architecture_kwargs)
+        elif config.architecture == "deeplabv3plus":
+            kwargs = {"backbone": config.backbone, "head": config.head}
+        elif config.architecture == "diff_hrnet":
+            kwargs = {"noise_tile": config.patch_size}  # each crop sees the whole fixed-noise tile, as tiles will
+        model = build_segmentation_net(config.architecture, len(self.data.bands), self.data.num_classes,
+                                       pretrained=self.pretrained, **kwargs)
+        self.arch_kwargs = dict(getattr(model, "architecture_kwargs", kwargs))
+        self.encoder = freeze_encoder(model, config)
+        self.model = model  # the loop moves it to the device in place
+        return model
+
+    def configure_optimizer(self, model: nn.Module, total_steps: int):
+        """AdamW; a pretrained encoder in its own group at ENCODER_LR_SCALE x LEARNING_RATE."""
+        config = self.config
+        self.device = next(model.parameters()).device
+        self.weight = torch.tensor(self.data.class_weights, device=self.device) if self.data.class_weights else None
+        groups = parameter_groups(model, config.learning_rate, self.encoder_lr_scale())
+        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
+        return optimizer, warmup_cosine_scheduler(optimizer, total_steps, self.budget.warmup_steps)
+
+    def encoder_lr_scale(self) -> float:
+        """ENCODER_LR_SCALE when the encoder starts from a checkpoint, else 1 (nothing to keep)."""
+        from_checkpoint = self.pretrained is not None or (self.previous is not None and self.pretrained_method)
+        return float(self.config.encoder_lr_scale) if from_checkpoint else 1.0
+
+    def batches(self, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches of random crops; crop ``step x batch + i`` is the same in every run."""
+        batch = self.config.batch_size
+        loader = DataLoader(self.crops, batch_size=batch, sampler=range(start_step * batch, self.total_steps * batch),
+                            drop_last=True, num_workers=self.config.num_workers,
+                            generator=torch.Generator())  # its own seed draw: the global RNG (dropout) untouched
+        yield from loader
+
+    def training_step(self, batch, step: int, total_steps: int):
+        """Cross-entropy with the ignore value (and the balanced class weights)."""
+        if self.encoder is not None:
+            self.encoder.eval()  # linear probing: frozen BatchNorm statistics too
+        images, labels = (t.to(self.device, non_blocking=True) for t in batch)
+        logits = self.model(images)
+        loss = F.cross_entropy(logits.float(), labels, weight=self.weight, ignore_index=self.config.ignore_index)
+        return loss, {}
+
+    def restore(self, previous: Checkpoint) -> None:
+        """Best score and weights so far (of the running job, or the finished output)."""
+        self.best_miou = previous.extra_state.get("best_miou")
+        self.best_step = int(previous.extra_state.get("best_step", 0))
+        self.bad_validations = int(previous.extra_state.get("bad_validations", 0))
+        for candidate in (best_checkpoint_path(self.output), self.output):
+            if candidate.exists():
+                self.best_state = Checkpoint.load(candidate).model_state
+                break
+
+    def end_period(self, loop: TrainingLoop, logs: dict[str, float]) -> bool:
+        """Validate, keep the best, log, save ``.last.pt``; True when patience ran out."""
+        broadcast_module(loop.model, self.ctx)  # BatchNorm running statistics: rank 0's everywhere
+        record: dict[str, Any] = {"step": loop.step, "epoch": round(loop.step / self.budget.steps_per_epoch, 2),
+                                  "loss": float(all_reduce_mean(logs.get("loss", float("nan"))))}
+        scores = self.validate(loop) if self.data.split.val else None
+        if scores is not None:
+            record.update(val_miou=scores["miou"], val_accuracy=scores["overall_accuracy"],
+                          val_iou=[None if math.isnan(v) else v for v in scores["iou"]])
+        record["seconds"] = logs.get("seconds", 0.0)
+        loop.history.append(record)
+        self._keep_best(loop, scores)
+        loop.feedback.log(self._line(record, scores))
+        stop = bool(self.config.early_stopping_patience) and self.bad_validations >= self.config.early_stopping_patience
+        self.save(loop, finished=False)
+        if stop:
+            loop.feedback.log(
+                f"early stopping: no better validation mIoU in {self.bad_validations} validations "
+                f"(EARLY_STOPPING_PATIENCE {self.config.early_stopping_patience})"
+            )
+        return stop
+
+    def save(self, loop: TrainingLoop, finished: bool) -> None:
+        """``<output>.last.pt``: everything needed to resume (rank 0 writes)."""
+        if self.ctx.is_main:
+            self.checkpoint(loop, cpu_state(loop.model), finished, with_optimizer=True).save(
+                last_checkpoint_path(self.output))
+
+    # ------------------------------------------------------------------ helpers
+    def log_plan(self, loop: TrainingLoop) -> None:
+        """Say what will run (in the log, before the first step)."""
+        c, b = self.config, self.budget
+        loop.feedback.log(
+            f"fine-tuning {c.architecture} {self.arch_kwargs.get('backbone', '')}: {len(self.data.bands)} band(s) "
+            f"{self.data.bands}, {self.data.num_classes} classes, {b.total_steps} steps of {c.batch_size} random "
+            f"crops of {c.patch_size}px ({b.steps_per_epoch} steps/epoch), warm-up {b.warmup_steps} steps, "
+            f"validation every {b.validate_every} steps, device {loop.device}"
+            + (f", {self.ctx.world_size} processes" if self.ctx.enabled else "")
+            + (", mixed precision" if loop.use_amp else "") + (", encoder frozen" if self.encoder is not None else "")
+            + (f", encoder LR x{self.encoder_lr_scale():g}" if self.encoder_lr_scale() != 1.0 else "")
         )
-    feedback.set_progress(1.0)
-    return FinetuneResult(output, best_miou, best_epoch, history, last_checkpoint_path(output), best_state)
+        if c.steps and c.epochs != FinetuneConfig().epochs:
+            loop.feedback.log(f"note: STEPS {c.steps} sets the length of the run; EPOCHS counts only when STEPS is 0")
+
+    def _keep_best(self, loop: TrainingLoop, scores: dict | None) -> None:
+        improved = (scores is None or self.best_state is None
+                    or _rank_score(scores["miou"]) > _rank_score(self.best_miou))
+        if not improved:
+            self.bad_validations += 1
+            return
+        self.bad_validations = 0
+        self.best_miou = None if scores is None else scores["miou"]
+        self.best_step = loop.step
+        self.best_state = cpu_state(loop.model)
+        if self.ctx.is_main:
+            self.checkpoint(loop, self.best_state, False, with_optimizer=False).save(best_checkpoint_path(self.output))
+
+    def _line(self, record: dict[str, Any], scores: dict | None) -> str:
+        text = f"step {record['step']}/{self.total_steps} (epoch {record['epoch']:g}): loss {record['loss']:.4f}"
+        if scores is not None:
+            text += (f", val mIoU {scores['miou']:.4f}, val accuracy {scores['overall_accuracy']:.4f}"
+                     f" (best {_rank_score(self.best_miou):.4f} at step {self.best_step})")
+        return text + f", {record['seconds']}s"
+
+    @torch.no_grad()
+    def validate(self, loop: TrainingLoop) -> dict:
+        """Scores of the validation tiles (confusion matrices summed over processes)."""
+        model, n = loop.model, self.data.num_classes
+        model.eval()
+        cm = np.zeros((n, n), dtype=np.int64)
+        loader = DataLoader(self.val_set, batch_size=self.config.batch_size, shuffle=False,
+                            num_workers=self.config.num_workers)
+        for images, labels in loader:
+            loop.feedback.check_cancelled()
+            with loop.autocast():
+                pred = model(images.to(loop.device)).argmax(dim=1).cpu().numpy()
+            cm += confusion_matrix(pred, labels.numpy(), n, self.config.ignore_index)
+        total = torch.from_numpy(cm)
+        all_reduce_sum(total)
+        model.train()
+        return scores_from_confusion(total.numpy())
+
+    def checkpoint(self, loop: TrainingLoop, state: dict[str, torch.Tensor], finished: bool,
+                   with_optimizer: bool) -> Checkpoint:
+        """A fine-tuned checkpoint of ``state`` (see docs/training.md for the fields)."""
+        data = self.data
+        return Checkpoint(
+            method=METHOD, config=config_to_dict(self.config), bands=list(data.bands),
+            band_offset=list(data.normalization.offset), band_scale=list(data.normalization.scale),
+            model_state=state, architecture=self.config.architecture, architecture_kwargs=self.arch_kwargs,
+            class_names=list(data.class_names), class_colors=[list(c) for c in data.class_colors],
+            ignore_index=self.config.ignore_index, nodata=data.pairs[0].image_nodata,
+            epoch=loop.step // self.budget.steps_per_epoch, step=loop.step, finished=finished,
+            history=list(loop.history),
+            optimizer_state=loop.optimizer_state() if with_optimizer else None,
+            extra_state={"best_miou": self.best_miou, "best_step": self.best_step,
+                         "bad_validations": self.bad_validations, "patch_size": self.config.patch_size,
+                         "num_classes": data.num_classes, "pretrained_method": self.pretrained_method,
+                         "resolution_cm": resolution_cm(data.pairs[0].image)},
+        )
+
+    def finish(self, loop: TrainingLoop) -> dict[str, torch.Tensor]:
+        """Rename the best checkpoint to the output; returns the weights written."""
+        state = self.best_state if self.best_state is not None else cpu_state(loop.model)
+        if self.ctx.is_main:
+            self.checkpoint(loop, state, True, with_optimizer=False).save(best_checkpoint_path(self.output))
+            os.replace(best_checkpoint_path(self.output), self.output)
+            loop.feedback.log(f"saved {self.output}" + (
+                f" (step {self.best_step}, val mIoU {self.best_miou:.4f})" if self.best_miou is not None else ""))
+        loop.feedback.set_progress(1.0)
+        return state
+
+    def close(self) -> None:
+        """Close the raster handles of both datasets."""
+        self.crops.close()
+        self.val_set.close()
+
+
+def parameter_groups(model: nn.Module, learning_rate: float, encoder_scale: float) -> list[dict[str, Any]]:
+    """Trainable parameters; the encoder's in a group at ``encoder_scale`` x the rate."""
+    encoder = getattr(model, "encoder", None)
+    encoder_ids = {id(p) for p in encoder.parameters()} if isinstance(encoder, nn.Module) else set()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if encoder_scale == 1.0 or not encoder_ids:
+        return [{"params": trainable}]
+    groups = [{"params": [p for p in trainable if id(p) not in encoder_ids]},
+              {"params": [p for p in trainable if id(p) in encoder_ids], "lr": learning_rate * encoder_scale}]
+    return [g for g in groups if g["params"]]
+
+
+def all_reduce_mean(value: float) -> float:
+    """Mean of a float over processes (the value itself when alone)."""
+    tensor = torch.tensor([float(value), 1.0], dtype=torch.float64)
+    all_reduce_sum(tensor)
+    return float(tensor[0] / tensor[1])
 
 
 def resolution_cm(path: str | os.PathLike) -> float | None:
@@ -471,7 +561,8 @@ def _rank_score(miou: float | None) -> float:
     return -1.0 if miou is None or math.isnan(miou) else float(miou)
 
 
-def _freeze_encoder(model: nn.Module, config: FinetuneConfig) -> nn.Module | None:
+def freeze_encoder(model: nn.Module, config: FinetuneConfig) -> nn.Module | None:
+    """FREEZE_ENCODER: the encoder's parameters stop requiring gradients (linear probing)."""
     if not config.freeze_encoder:
         return None
     encoder = getattr(model, "encoder", None)
@@ -480,25 +571,3 @@ def _freeze_encoder(model: nn.Module, config: FinetuneConfig) -> nn.Module | Non
     for parameter in encoder.parameters():
         parameter.requires_grad_(False)
     return encoder
-
-
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
-@torch.no_grad()
-def _validate(model: nn.Module, dataset: LabeledPatchDataset, num_classes: int, config: FinetuneConfig,
-              device: torch.device, feedback: RunFeedback, amp_dtype: torch.dtype | None = None) -> dict:
-    """Scores of the validation tiles (confusion matrices summed over processes)."""
-    model.eval()
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.num_workers)
-    for images, labels in loader:
-        feedback.check_cancelled()
-        with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            pred = model(images.to(device)).argmax(dim=1).cpu().numpy()
-        cm += confusion_matrix(pred, labels.numpy(), num_classes, config.ignore_index)
-    total = torch.from_numpy(cm)
-    all_reduce_sum(total)
-    model.train()
-    return scores_from_confusion(total.numpy())

@@ -31,16 +31,21 @@ class FinetuneConfig:
     backbone: str = "resnet18"
     head: str = "separable"                                   # DeepLabV3+ head: "separable" (published) or "dense"
     pretrained: str = ""
-    epochs: int = 20
-    batch_size: int = 8
-    patch_size: int = 256
-    patches_per_epoch: int = 0                                # 0 = one pass over the kept training tiles
+    steps: int = 100                                          # optimiser steps in all; 0 = EPOCHS x steps per epoch
+    epochs: int = 20                                          # passes of PATCHES_PER_EPOCH crops (used when STEPS is 0)
+    batch_size: int = 4
+    patch_size: int = 256                                     # crop edge; also the exported tile size
+    patches_per_epoch: int = 0                                # 0 = the kept labelled area once, in crops
     learning_rate: float = 1e-3
+    encoder_lr_scale: float = 0.1                             # LR multiplier of a PRETRAINED encoder (1.0 from scratch)
     weight_decay: float = 1e-4
-    warmup_epochs: int = 1                                    # linear LR warm-up before the cosine decay
+    warmup_fraction: float = 0.05                             # share of the steps spent warming the LR up, then cosine
+    validate_every: int = 25                                  # steps between validations; 0 = once per epoch
+    early_stopping_patience: int = 4                          # validations without improvement before stopping; 0 = off
+    color_jitter: float = 1.0                                 # brightness shift of crops, in band std (0 = off)
     label_fraction: float = 1.0                               # share of labelled training tiles kept
     val_fraction: float = 0.2                                 # share of spatial blocks held out
-    split_block_size: int = 512                               # block edge in pixels (at least PATCH_SIZE)
+    split_block_size: int = 256                               # block edge in pixels (at least PATCH_SIZE)
     class_weights: str = "none"                               # "none" or "balanced" (inverse frequency)
     freeze_encoder: bool = False                              # linear probing: train the head only
     amp: bool = True                                          # mixed precision (CUDA only)
@@ -72,6 +77,17 @@ class FinetuneConfig:
                 f"PATCH_SIZE must be a multiple of 16 and at least 32 (the network downsamples by 16), "
                 f"got {self.patch_size}"
             )
+        for name in ("steps", "patches_per_epoch", "validate_every", "early_stopping_patience", "num_workers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.upper()} must be 0 or more, got {getattr(self, name)}")
+        if not 0.0 < self.encoder_lr_scale <= 10.0:
+            raise ValueError(
+                f"ENCODER_LR_SCALE must be in (0, 10], got {self.encoder_lr_scale} (0.1 = a tenth of LEARNING_RATE)"
+            )
+        if self.color_jitter < 0:
+            raise ValueError(f"COLOR_JITTER must be 0 (off) or more, got {self.color_jitter}")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"WARMUP_FRACTION must be in [0, 1), got {self.warmup_fraction}")
         if self.learning_rate <= 0:
             raise ValueError(f"LEARNING_RATE must be positive, got {self.learning_rate}")
         if not 0 <= self.ignore_index <= 255:

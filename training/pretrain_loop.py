@@ -1,23 +1,23 @@
-"""The loop every self-supervised method runs in: data, steps, checkpoints, resume, cancel.
+"""Self-supervised pretraining: a :class:`PretrainMethod` run by the one training loop.
 
 A method (GraSS, SDCluster, diffusion) is a :class:`PretrainMethod`: a module that turns a
-batch of unlabeled patches into a loss. This loop does the rest identically for all of
-them: reads random patches from the rasters, builds the optimiser and schedule, averages
-gradients under torchrun, reports progress, polls cancellation between steps, saves a
-checkpoint after every epoch and when cancelled, and resumes from an existing checkpoint.
+batch of unlabeled patches into a loss. :class:`PretrainTask` adapts it to
+:class:`training.loop.TrainingLoop` (which does device and torchrun set-up, the optimiser
+step, progress, cancel and resume for fine-tuning too): it reads random patches from the
+rasters, saves a checkpoint after every epoch and when cancelled, and writes the method's
+diagnostic PNGs.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from engine.progress import Cancelled, RunFeedback
+from engine.progress import RunFeedback
 from training.checkpoint import Checkpoint, CheckpointError, config_to_dict
 from training.config import PretrainConfig, scaled_learning_rate, validate_schedule, warmup_steps_for
 from training.data.rasters import (
@@ -28,15 +28,9 @@ from training.data.rasters import (
     patches_per_epoch_for,
     resolve_bands,
 )
-from training.distributed import (
-    DistributedContext,
-    average_gradients,
-    broadcast_module,
-    init_distributed,
-    local_device,
-    shutdown,
-)
-from training.runtime import seed_everything, select_device, warmup_cosine_scheduler
+from training.distributed import DistributedContext
+from training.loop import TrainingLoop, TrainingTask, cpu_state, run_task
+from training.runtime import seed_everything, warmup_cosine_scheduler
 
 
 def world_size() -> int:
@@ -91,6 +85,8 @@ class PretrainMethod(nn.Module):
 
 @dataclass
 class PretrainResult:
+    """What a pretraining run leaves: the checkpoint, epochs done, history and diagnostic PNGs."""
+
     checkpoint: Path
     epochs_done: int
     history: list[dict[str, Any]]
@@ -113,164 +109,156 @@ def run_pretraining(
 
     With ``resume`` and an existing checkpoint of the same method at ``output``, training
     continues from it (same normalisation, optimiser state and step count). A cancel saves
-    the state reached so far, then re-raises :class:`Cancelled`.
+    the state reached so far, then re-raises :class:`engine.progress.Cancelled`.
     """
     feedback = feedback or RunFeedback()
     output = Path(output)
-    device = select_device(config.device)
-    ctx = init_distributed(device)
-    device = local_device(device, ctx)
-    try:
-        return _run(method_factory, config, output, feedback, resume, device, ctx)
-    finally:
-        shutdown(ctx)
+    return run_task(config.device, lambda device, ctx: _run(method_factory, config, output, feedback, resume,
+                                                            device, ctx))
 
 
-def _run(method_factory, config, output, feedback, resume, device, ctx: DistributedContext) -> PretrainResult:
+def _run(method_factory, config: PretrainConfig, output: Path, feedback: RunFeedback, resume: bool,
+         device: torch.device, ctx: DistributedContext) -> PretrainResult:
     seed_everything(config.seed + ctx.rank)
     paths = expand_inputs(config.inputs)
     bands = resolve_bands(paths[0], config.bands)
     for path in paths[1:]:
         resolve_bands(path, bands)  # every raster must have the chosen bands
-
-    previous = _load_for_resume(output, config, bands, feedback) if resume else None
+    previous = _load_for_resume(output, config, bands) if resume else None
     if previous is not None:
         normalization = Normalization(tuple(previous.band_offset), tuple(previous.band_scale))
     else:
         feedback.log(f"computing band statistics on {len(paths)} raster(s)")
         normalization = compute_normalization(paths, bands, seed=config.seed)
-
-    method = method_factory(config, len(bands))
-    validate_schedule(config)
-    method.validate(config)
-    method.to(device)
-    per_epoch = config.patches_per_epoch or patches_per_epoch_for(paths, config.patch_size)
-    per_process = max(1, per_epoch // ctx.world_size)
-    if per_process < config.batch_size:
-        raise ValueError(
-            f"BATCH_SIZE {config.batch_size} is larger than the {per_process} patches of one epoch; "
-            "lower BATCH_SIZE or raise the number of patches per epoch"
-        )
-    dataset = UnlabeledPatchDataset(
-        paths, bands, config.patch_size, per_process, normalization, seed=config.seed * 1000 + ctx.rank
-    )
-    loader = DataLoader(
-        dataset, batch_size=config.batch_size, shuffle=False, drop_last=True,
-        num_workers=config.num_workers, persistent_workers=False,
-    )
-    steps_per_epoch = len(loader)
-    total_steps = steps_per_epoch * config.epochs
-    optimizer, scheduler = method.build_optimizer(total_steps)
-
-    start_epoch, step, history = 0, 0, []
+    task = PretrainTask(method_factory(config, len(bands)), config, paths, bands, normalization, output, ctx)
+    loop = TrainingLoop(task, device, ctx, feedback)
     if previous is not None:
-        method.load_state_dict(previous.model_state)
-        if previous.optimizer_state:
-            optimizer.load_state_dict(previous.optimizer_state["optimizer"])
-            if scheduler is not None and previous.optimizer_state.get("scheduler"):
-                scheduler.load_state_dict(previous.optimizer_state["scheduler"])
-        start_epoch, step, history = previous.epoch, previous.step, list(previous.history)
-        feedback.log(f"resuming {method.name} from {output.name}: epoch {start_epoch}, step {step}")
-    broadcast_module(method, ctx)
-
-    def save(epoch_done: int, finished: bool) -> None:
-        if not ctx.is_main:
-            return
-        Checkpoint(
-            method=method.name,
-            config=config_to_dict(config),
-            bands=bands,
-            band_offset=list(normalization.offset),
-            band_scale=list(normalization.scale),
-            model_state={k: v.detach().cpu() for k, v in method.state_dict().items()},
-            encoder_state=_cpu(method.encoder_state()),
-            epoch=epoch_done,
-            step=step,
-            finished=finished,
-            history=history,
-            optimizer_state={
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            },
-            extra_state=method.extra_checkpoint_state(),
-        ).save(output)
-
-    diagnostics: list[Path] = []
-    diag_dir = diagnostics_folder(output)
-    diag_batch: torch.Tensor | None = None
-    method.train()
-    epoch = start_epoch
+        feedback.log(f"resuming {task.name} from {output.name}: epoch {previous.epoch}, step {previous.step}")
     feedback.log(
-        f"{method.name}: {len(paths)} raster(s), bands {bands}, {per_epoch} patches of {config.patch_size}px "
-        f"per epoch, {steps_per_epoch} steps/epoch, {config.epochs} epochs, device {device}"
+        f"{task.name}: {len(paths)} raster(s), bands {bands}, {task.per_epoch} patches of {config.patch_size}px "
+        f"per epoch, {task.period} steps/epoch, {config.epochs} epochs, device {device}"
         + (f", {ctx.world_size} processes" if ctx.enabled else "")
     )
-    try:
-        for epoch in range(start_epoch, config.epochs):
-            dataset.set_epoch(epoch)
-            sums: dict[str, float] = {}
-            started = time.perf_counter()
-            for i, batch in enumerate(loader):
-                feedback.check_cancelled()
-                batch = batch.to(device, non_blocking=True)
-                if diag_batch is None:
-                    diag_batch = batch[: min(4, batch.shape[0])].detach().clone()
-                loss, logs = method.training_step(batch, step, total_steps)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"{method.name}: loss became {loss.item()} at step {step}; lower LEARNING_RATE"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                average_gradients(method, ctx)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                step += 1
-                method.after_optimizer_step(step, total_steps)
-                logs = {"loss": float(loss.detach()), **logs}
-                for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
-                feedback.set_progress((epoch * steps_per_epoch + i + 1) / max(1, total_steps))
-                every = config.diagnostics_every
-                if ctx.is_main and every and step % every == 0 and diag_batch is not None:
-                    diagnostics += _diagnose(method, diag_batch, diag_dir, f"step{step:06d}")
-            seconds = time.perf_counter() - started
-            record = {k: v / max(1, steps_per_epoch) for k, v in sums.items()}
-            record.update(epoch=epoch + 1, step=step, seconds=round(seconds, 2),
-                          patches_per_second=round(steps_per_epoch * config.batch_size * ctx.world_size / max(seconds, 1e-9), 2))
-            history.append(record)
-            feedback.log(
-                f"epoch {epoch + 1}/{config.epochs}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step"))
-            )
-            save(epoch + 1, finished=epoch + 1 == config.epochs)
-            if ctx.is_main and not config.diagnostics_every and diag_batch is not None:
-                diagnostics += _diagnose(method, diag_batch, diag_dir, f"epoch{epoch + 1:03d}")
-    except Cancelled:
-        feedback.log(f"cancelled at step {step}: saving the state reached so far to {output}")
-        save(epoch, finished=False)
-        raise
-    if start_epoch >= config.epochs:
+    loop.fit(previous)
+    if loop.start_step >= task.total_steps:
         feedback.log(f"{output.name} already holds {config.epochs} finished epochs; nothing to do")
-    return PretrainResult(output, config.epochs, history, diagnostics)
+    return PretrainResult(output, config.epochs, loop.history, task.diagnostics)
 
 
-def _diagnose(method: PretrainMethod, batch: torch.Tensor, folder: Path, tag: str) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    was_training = method.training
-    method.eval()
-    try:
-        return list(method.write_diagnostics(batch, folder, tag))
-    finally:
-        method.train(was_training)
+class PretrainTask(TrainingTask):
+    """A :class:`PretrainMethod` as a :class:`training.loop.TrainingTask`: one period = one epoch."""
+
+    def __init__(self, method: PretrainMethod, config: PretrainConfig, paths: list[Path], bands: list[int],
+                 normalization: Normalization, output: Path, ctx: DistributedContext) -> None:
+        validate_schedule(config)
+        method.validate(config)
+        self.method, self.config, self.bands, self.normalization = method, config, bands, normalization
+        self.output, self.ctx, self.name = output, ctx, method.name
+        self.per_epoch = config.patches_per_epoch or patches_per_epoch_for(paths, config.patch_size)
+        per_process = max(1, self.per_epoch // ctx.world_size)
+        if per_process < config.batch_size:
+            raise ValueError(
+                f"BATCH_SIZE {config.batch_size} is larger than the {per_process} patches of one epoch; "
+                "lower BATCH_SIZE or raise the number of patches per epoch"
+            )
+        self.dataset = UnlabeledPatchDataset(
+            paths, bands, config.patch_size, per_process, normalization, seed=config.seed * 1000 + ctx.rank
+        )
+        self.period = per_process // config.batch_size          # steps per epoch
+        self.total_steps = self.period * config.epochs
+        self.diagnostics: list[Path] = []
+        self.diag_batch: torch.Tensor | None = None
+        self.device = torch.device("cpu")
+
+    def configure_model(self) -> nn.Module:
+        """The method itself: its whole state is trained, saved and resumed."""
+        return self.method
+
+    def configure_optimizer(self, model: nn.Module, total_steps: int):
+        """The method's optimiser (AdamW + warm-up/cosine unless it overrides build_optimizer)."""
+        self.device = next(model.parameters()).device
+        return self.method.build_optimizer(total_steps)
+
+    def batches(self, start_step: int) -> Iterator[torch.Tensor]:
+        """Each epoch's patches depend on (seed, epoch, index) only: a resumed epoch skips
+        the batches already trained on and sees the same remaining ones."""
+        batch = self.config.batch_size
+        for epoch in range(start_step // self.period, self.config.epochs):
+            self.dataset.set_epoch(epoch)
+            first = start_step - epoch * self.period if epoch == start_step // self.period else 0
+            loader = DataLoader(
+                self.dataset, batch_size=batch, sampler=list(range(first * batch, self.period * batch)),
+                drop_last=True, num_workers=self.config.num_workers,
+                generator=torch.Generator(),  # not a draw from the global RNG the method may use
+            )
+            for images in loader:
+                images = images.to(self.device, non_blocking=True)
+                if self.diag_batch is None:
+                    self.diag_batch = images[: min(4, images.shape[0])].detach().clone()
+                yield images
+
+    def training_step(self, batch: torch.Tensor, step: int, total_steps: int):
+        """The method's loss."""
+        return self.method.training_step(batch, step, total_steps)
+
+    def after_optimizer_step(self, step: int, total_steps: int) -> None:
+        """EMA updates of the method, then step-interval diagnostics when asked for."""
+        self.method.after_optimizer_step(step, total_steps)
+        every = self.config.diagnostics_every
+        if every and step % every == 0:
+            self._diagnose(f"step{step:06d}")
+
+    def end_period(self, loop: TrainingLoop, logs: dict[str, float]) -> bool:
+        """End of an epoch: history, log line, checkpoint, per-epoch diagnostics."""
+        epoch = loop.step // self.period
+        steps = loop.step - (epoch - 1) * self.period
+        seconds = max(logs.get("seconds", 0.0), 1e-9)
+        record = {**logs, "epoch": epoch, "step": loop.step,
+                  "patches_per_second": round(steps * self.config.batch_size * self.ctx.world_size / seconds, 2)}
+        loop.history.append(record)
+        loop.feedback.log(
+            f"epoch {epoch}/{self.config.epochs}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step"))
+        )
+        self.save(loop, finished=loop.step >= self.total_steps)
+        if not self.config.diagnostics_every:
+            self._diagnose(f"epoch{epoch:03d}")
+        return False
+
+    def save(self, loop: TrainingLoop, finished: bool) -> None:
+        """The checkpoint at ``output`` (rank 0 only): resumable and usable for fine-tuning."""
+        if not self.ctx.is_main:
+            return
+        Checkpoint(
+            method=self.method.name,
+            config=config_to_dict(self.config),
+            bands=self.bands,
+            band_offset=list(self.normalization.offset),
+            band_scale=list(self.normalization.scale),
+            model_state=cpu_state(self.method),
+            encoder_state=cpu_state(self.method.encoder_state()),
+            epoch=loop.step // self.period,
+            step=loop.step,
+            finished=finished,
+            history=loop.history,
+            optimizer_state=loop.optimizer_state(),
+            extra_state=self.method.extra_checkpoint_state(),
+        ).save(self.output)
+
+    def _diagnose(self, tag: str) -> None:
+        if not self.ctx.is_main or self.diag_batch is None:
+            return
+        folder = diagnostics_folder(self.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        was_training = self.method.training
+        self.method.eval()
+        try:
+            self.diagnostics += list(self.method.write_diagnostics(self.diag_batch, folder, tag))
+        finally:
+            self.method.train(was_training)
 
 
-def _cpu(state: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
-    return None if state is None else {k: v.detach().cpu() for k, v in state.items()}
-
-
-def _load_for_resume(output: Path, config: PretrainConfig, bands: list[int], feedback: RunFeedback) -> Checkpoint | None:
+def _load_for_resume(output: Path, config: PretrainConfig, bands: list[int]) -> Checkpoint | None:
     if not output.exists():
         return None
     previous = Checkpoint.load(output)

@@ -42,7 +42,7 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
             "more than 1e-4 is not written.\n"
             "CHECKPOINT: a .pt file written by 'Fine-tune a segmentation model'. Pretraining checkpoints have no "
             "segmentation head: fine-tune them first (for SDCluster cluster maps use 'Cluster map').\n"
-            "TILE_SIZE: tile edge stored in the card (0 = 512, or the training patch size if larger).\n"
+            "TILE_SIZE: tile edge stored in the card (0 = the training patch size, the geometry the model was trained on).\n"
             "OVERLAP: tile overlap in percent stored in the card (default 15).\n"
             "FIXED_SHAPE: fix the input's height and width to the tile size (the batch stays dynamic). Deepness "
             "only loads models of a fixed tile size; rsseg runs both forms, a fixed one only at its tile size.\n"
