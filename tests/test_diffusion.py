@@ -11,7 +11,7 @@ from tests.sdcluster_scene import make_scene  # noqa: E402
 from training.checkpoint import Checkpoint  # noqa: E402
 from training.methods import pretrain  # noqa: E402
 from training.methods.diffusion import (  # noqa: E402
-    DiffusionPretraining,
+    DiffusionMethod,
     alphas_cumprod,
     ddim_sample,
     denoiser_spec,
@@ -36,6 +36,13 @@ def test_schedules_go_from_clean_to_noise(schedule):
     assert torch.all(abar[1:] < abar[:-1])             # strictly more noise at every step
     assert abar[0] > 0.99 and abar[-1] < 1e-3           # starts clean, ends as noise
     assert torch.allclose(alphas_cumprod(schedule, 200)[-1], abar[-1], atol=5e-3)  # same process for other T
+
+
+def test_the_form_offers_exactly_the_schedules_the_networks_know():
+    from training.methods.diffusion_config import SCHEDULES
+    from training.nets.diffusion_schedule import BETA_SCHEDULES
+
+    assert tuple(SCHEDULES) == tuple(BETA_SCHEDULES)
 
 
 def test_unknown_schedule_names_the_field():
@@ -87,7 +94,7 @@ def test_loss_falls_on_a_generated_scene():
     x = (x - x.mean(dim=(1, 2), keepdim=True)) / x.std(dim=(1, 2), keepdim=True)
     patches = torch.stack([x[:, r:r + 32, c:c + 32] for r in (0, 16, 32) for c in (0, 16, 32)])
     config = DiffusionConfig(learning_rate=3e-3, warmup_steps=0, **TINY)
-    method = DiffusionPretraining(config, 3)
+    method = DiffusionMethod(config, 3)
     optimizer, _ = method.build_optimizer(40)
     gen = torch.Generator().manual_seed(1)
     t_eval = torch.randint(0, 1000, (9,), generator=gen)

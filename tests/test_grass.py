@@ -13,7 +13,7 @@ from conftest import REPO, SHARED_DATA, write_geotiff
 
 from training.checkpoint import Checkpoint
 from training.methods import pretrain
-from training.methods.grass import GraSS
+from training.methods.grass import GraSSMethod
 from training.methods.grass_config import GraSSConfig
 from training.methods.grass_optim import LARS
 from training.nets.resnet import ResNetEncoder
@@ -43,7 +43,7 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-def _fixed_view_loss(method: GraSS, batch: torch.Tensor) -> float:
+def _fixed_view_loss(method: GraSSMethod, batch: torch.Tensor) -> float:
     generator = torch.Generator().manual_seed(7)
     views = method.make_views(batch, generator=generator)
     method.train()
@@ -66,7 +66,7 @@ def test_short_run_lowers_the_loss_and_saves_a_usable_encoder(tmp_path):
     assert 0.0 <= result.history[-1]["region_found"] <= 1.0 and "guide_loss" in result.history[-1]
 
     torch.manual_seed(config.seed)
-    after = GraSS(config, 3)
+    after = GraSSMethod(config, 3)
     after.load_state_dict(ck.model_state)
     # the encoder loads into fine-tuning's ResNetEncoder without renaming
     encoder = ResNetEncoder(18, 3)
@@ -92,7 +92,7 @@ def test_training_steps_lower_the_loss_on_a_batch(tmp_path, stage_steps):
                          learning_rate=2e-3, lr_reference_batch=0, warmup_steps=1, crop_scale_min=1.0, flip_rotate=False,
                          jitter_probability=0.0, blur_probability=0.0, grayscale_probability=0.0)
                          # identical views: the task is learnable in 15 steps
-    method = GraSS(config, 3)
+    method = GraSSMethod(config, 3)
     optimizer, _ = method.build_optimizer(100)
     before = _fixed_view_loss(method, batch)
     for step in range(15):
@@ -145,11 +145,11 @@ def test_nodata_only_raster_is_explained(tmp_path):
 def test_bad_settings_name_the_parameter(change, message):
     config = GraSSConfig(**{**dict(patch_size=64, batch_size=4, epochs=3, warmup_epochs=1), **change})
     with pytest.raises(ValueError, match=message):
-        GraSS(config, 3).validate(config)
+        GraSSMethod(config, 3).validate(config)
 
 
 def test_stage_switches_after_the_warmup_epochs():
-    method = GraSS(GraSSConfig(epochs=4, warmup_epochs=2), 3)
+    method = GraSSMethod(GraSSConfig(epochs=4, warmup_epochs=2), 3)
     total = 4 * 5
     assert [method.stage(s, total) for s in (0, 9, 10, 19)] == [1, 1, 2, 2]
 
@@ -166,7 +166,7 @@ def test_lars_step_matches_the_larc_formula():
 
 def test_optimizer_scales_the_rate_by_batch_and_spares_batchnorm():
     config = GraSSConfig(batch_size=64, learning_rate=0.3, warmup_steps=0, warmup_fraction=0.1)
-    method = GraSS(config, 4)
+    method = GraSSMethod(config, 4)
     optimizer, scheduler = method.build_optimizer(100)
     assert isinstance(optimizer, LARS)
     groups = optimizer.param_groups
@@ -183,7 +183,7 @@ def test_optimizer_scales_the_rate_by_batch_and_spares_batchnorm():
 
 def test_any_band_count_trains_one_step():
     config = GraSSConfig(patch_size=64, batch_size=2, epochs=2, warmup_epochs=0)
-    method = GraSS(config, 5)
+    method = GraSSMethod(config, 5)
     loss, logs = method.training_step(torch.randn(2, 5, 64, 64), step=0, total_steps=2)
     loss.backward()
     assert torch.isfinite(loss) and logs["stage"] == 2.0

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.methods.contrastive import ProjectionHead, nt_xent
-from training.methods.grass import GraSS, crop_views
+from training.methods.grass import GraSSMethod, crop_views
 from training.methods.grass_config import GraSSConfig
 from training.methods.grass_regions import (
     component_of_max,
@@ -179,10 +179,10 @@ def _scene(g: torch.Generator, row: int, col: int) -> torch.Tensor:
     return x
 
 
-def _briefly_trained_grass(seed: int, map_sign: str) -> tuple[GraSS, torch.Generator]:
+def _briefly_trained_grass(seed: int, map_sign: str) -> tuple[GraSSMethod, torch.Generator]:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    method = GraSS(GraSSConfig(patch_size=P, batch_size=N, map_sign=map_sign, backbone="resnet18"), 3)
+    method = GraSSMethod(GraSSConfig(patch_size=P, batch_size=N, map_sign=map_sign, backbone="resnet18"), 3)
     method.encoder = TinyEncoder(3)
     method.head = ProjectionHead(64, 64, 32)
     optimizer = torch.optim.AdamW(method.parameters(), 3e-3)
@@ -221,7 +221,7 @@ def test_gradient_map_points_at_the_region_that_decides_the_match(seed):
 
 def test_guided_pass_gives_no_parameter_gradient():
     torch.set_num_threads(1)
-    method = GraSS(GraSSConfig(patch_size=64, batch_size=2), 3)
+    method = GraSSMethod(GraSSConfig(patch_size=64, batch_size=2), 3)
     views = torch.randn(4, 3, 64, 64)
     out = method.guided_regions(views)
     assert out["maps"].shape == (4, 2, 2)

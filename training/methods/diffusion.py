@@ -17,7 +17,6 @@ roads, roofs), the model has learned something about it.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Any
 
@@ -25,47 +24,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.png import stretch_to_rgb, write_png
+from training import diagnostics
 from training.config import warmup_steps_for
 from training.methods.diffusion_config import PRESETS as PRESET_NAMES
 from training.methods.diffusion_config import SCHEDULES, DiffusionConfig
+
+# The noise schedule lives with the networks (Diff-HRNet noises its input with it); still importable from here.
+from training.nets.diffusion_schedule import alphas_cumprod, q_sample
 from training.nets.unet_ddpm import PRESETS, DenoiserSpec, UNetDenoiser
 from training.pretrain_loop import PretrainMethod
 from training.runtime import warmup_cosine_scheduler
-
-
-# ----------------------------------------------------------------------------- schedules
-def linear_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """Ho et al.'s linear betas, rescaled so that any T gives about the same process as T = 1000."""
-    scale = 1000.0 / timesteps
-    return torch.linspace(beta_start * scale, min(beta_end * scale, 0.999), timesteps, dtype=torch.float64)
-
-
-def cosine_betas(timesteps: int, s: float = 0.008) -> torch.Tensor:
-    """Nichol & Dhariwal's cosine schedule: abar_t = cos^2(((t/T + s) / (1 + s)) pi / 2)."""
-    steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
-    abar = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
-    betas = 1 - abar[1:] / abar[:-1]
-    return betas.clamp(max=0.999)
-
-
-def alphas_cumprod(schedule: str, timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """abar_t for t = 0..T-1 (float64) of the named schedule."""
-    if timesteps < 2:
-        raise ValueError(f"TIMESTEPS must be at least 2, got {timesteps}")
-    if schedule == "linear":
-        betas = linear_betas(timesteps, beta_start, beta_end)
-    elif schedule == "cosine":
-        betas = cosine_betas(timesteps)
-    else:
-        raise ValueError(f"SCHEDULE: unknown {schedule!r}; use one of {', '.join(SCHEDULES)}")
-    return torch.cumprod(1.0 - betas, dim=0)
-
-
-def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
-    """Noisy images x_t of clean images ``x0`` at timesteps ``t`` (B,) with ``noise``."""
-    a = abar.to(x0.device, x0.dtype)[t][:, None, None, None]
-    return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
 @torch.no_grad()
@@ -138,7 +106,7 @@ class ClippedAdamW(torch.optim.AdamW):
 
 
 # ----------------------------------------------------------------------------- method
-class DiffusionPretraining(PretrainMethod):
+class DiffusionMethod(PretrainMethod):
     """DDPM with epsilon prediction and an EMA copy of the denoiser."""
 
     name = "diffusion"
@@ -209,11 +177,9 @@ class DiffusionPretraining(PretrainMethod):
         """Top row: real patches; bottom row: EMA samples from noise (same stretch per row)."""
         count = max(1, int(self.config.sample_count))
         generator = torch.Generator().manual_seed(self.config.seed)
-        samples = self.sample(count, batch.shape[-1], generator).cpu().numpy()
-        real = batch[:count].detach().cpu().numpy()
-        rows = [_row(real, count), _row(samples, count)]
-        grid = np.concatenate([rows[0], np.full((4, rows[0].shape[1], 3), 255, np.uint8), rows[1]], axis=0)
-        return [write_png(folder / f"diffusion_samples_{tag}.png", grid)]
+        samples = self.sample(count, batch.shape[-1], generator)
+        path = Path(folder) / f"diffusion_samples_{tag}.png"
+        return [diagnostics.write_samples_png(path, batch[:count], samples, count)]
 
 
 def diffusion_process(config: DiffusionConfig) -> dict[str, Any]:
@@ -222,18 +188,5 @@ def diffusion_process(config: DiffusionConfig) -> dict[str, Any]:
             "beta_start": float(config.beta_start), "beta_end": float(config.beta_end)}
 
 
-def _row(images: np.ndarray, count: int) -> np.ndarray:
-    """(N, C, H, W) -> one (H, count * (W + 4), 3) strip; one stretch for the whole row so
-    the colours of the images can be compared."""
-    n, _c, h, w = images.shape
-    strip = np.zeros((images.shape[1], h, count * (w + 4)), np.float32)
-    for i in range(min(n, count)):
-        strip[:, :, i * (w + 4): i * (w + 4) + w] = images[i]
-    rgb = stretch_to_rgb(strip)
-    for i in range(count):  # white separators
-        rgb[:, i * (w + 4) + w: (i + 1) * (w + 4)] = 255
-    return rgb
-
-
 CONFIG_CLASS = DiffusionConfig
-METHOD_CLASS = DiffusionPretraining
+METHOD_CLASS = DiffusionMethod

@@ -26,11 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from engine.png import stretch_to_rgb, write_png
+from training import diagnostics
 from training.config import warmup_steps_for
 from training.data import augment
 from training.methods.contrastive import ProjectionHead, nt_xent, positive_accuracy
@@ -44,7 +43,7 @@ from training.runtime import warmup_cosine_scheduler
 MIN_FEATURE_CELLS = 2  # the gradient map must be at least 2x2 to point anywhere
 
 
-class GraSS(PretrainMethod):
+class GraSSMethod(PretrainMethod):
     """SimCLR warm-up, then SimCLR on gradient-selected regions of each view."""
 
     name = "grass"
@@ -186,11 +185,8 @@ class GraSS(PretrainMethod):
         views = self.make_views(patches.cpu(), generator=generator).to(batch.device)
         guide = self.guided_regions(views)
         cropped = crop_views(views, guide["boxes"], self.config.crop_resize_mode)
-        image = diagnostic_image(views.detach().cpu(), guide["maps"].detach().cpu(), guide["boxes"].cpu(),
-                                 guide["found"].cpu(), cropped.detach().cpu())
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        return [write_png(folder / f"grass_{tag}.png", image)]
+        return [diagnostics.write_grass_png(Path(folder) / f"grass_{tag}.png", views, guide["maps"], guide["boxes"],
+                                            guide["found"], cropped)]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -219,55 +215,5 @@ def box_area_fraction(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     return ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).float() / float(h * w)
 
 
-def colormap(values: np.ndarray) -> np.ndarray:
-    """(H, W) numbers -> (H, W, 3) uint8, blue (low) - cyan - yellow - red (high)."""
-    v = np.asarray(values, dtype=np.float32)
-    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
-    t = np.clip((v - lo) / max(hi - lo, 1e-12), 0, 1)
-    stops = np.array([[0, 0, 160], [0, 200, 255], [255, 230, 0], [220, 0, 0]], dtype=np.float32)
-    pos = t * (len(stops) - 1)
-    i = np.minimum(pos.astype(int), len(stops) - 2)
-    frac = (pos - i)[..., None]
-    return (stops[i] * (1 - frac) + stops[i + 1] * frac).astype(np.uint8)
-
-
-def _draw_box(image: np.ndarray, box, color=(255, 0, 255), scale: int = 1) -> np.ndarray:
-    out = image.copy()
-    r0, c0, r1, c1 = (int(v) * scale for v in box)
-    r1, c1 = min(r1, out.shape[0]) - 1, min(c1, out.shape[1]) - 1
-    t = max(1, scale)
-    out[r0:r0 + t, c0:c1 + 1] = color
-    out[max(r1 - t + 1, 0):r1 + 1, c0:c1 + 1] = color
-    out[r0:r1 + 1, c0:c0 + t] = color
-    out[r0:r1 + 1, max(c1 - t + 1, 0):c1 + 1] = color
-    return out
-
-
-def diagnostic_image(views, maps, boxes, found, cropped, gap: int = 3) -> np.ndarray:
-    """Rows = patches; columns per view: view | gradient map | view with box | crop."""
-    n = views.shape[0] // 2
-    size = views.shape[-1]
-    scale = max(1, 96 // size)
-    up = lambda a: np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)  # noqa: E731
-    map_up = torch.nn.functional.interpolate(maps.unsqueeze(1).float(), size=views.shape[-2:], mode="bilinear",
-                                             align_corners=False).squeeze(1).numpy()
-    rows = []
-    for i in range(n):
-        tiles = []
-        for k in (i, i + n):
-            rgb = stretch_to_rgb(views[k].numpy())
-            heat = colormap(map_up[k])
-            boxed = _draw_box(up(rgb), boxes[k].tolist(), scale=scale) if bool(found[k]) else up(rgb)
-            tiles += [up(rgb), up(heat), boxed, up(stretch_to_rgb(cropped[k].numpy()))]
-        row = tiles[0]
-        for tile in tiles[1:]:
-            row = np.concatenate([row, np.full((row.shape[0], gap, 3), 255, np.uint8), tile], axis=1)
-        rows.append(row)
-    out = rows[0]
-    for row in rows[1:]:
-        out = np.concatenate([out, np.full((gap, out.shape[1], 3), 255, np.uint8), row], axis=0)
-    return out
-
-
 CONFIG_CLASS = GraSSConfig
-METHOD_CLASS = GraSS
+METHOD_CLASS = GraSSMethod

@@ -30,14 +30,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from engine.model_card import default_color
-from engine.png import label_to_rgb, stretch_to_rgb, write_png
+from training import diagnostics
 from training.config import warmup_steps_for
 from training.data.augment import gaussian_blur, jitter_bands, random_grayscale
 from training.distributed import all_gather_cat
@@ -314,15 +312,9 @@ class SDClusterMethod(PretrainMethod):
 
     def write_diagnostics(self, batch: torch.Tensor, folder: Path, tag: str) -> list[Path]:
         """One PNG: each patch beside its cluster map (argmax over the prototypes)."""
-        ids = self.cluster_ids(batch).cpu().numpy()
-        palette = [default_color(k) for k in range(self.student.prototypes.shape[0])]
-        gap = np.full((batch.shape[-2], 4, 3), 255, dtype=np.uint8)
-        rows = []
-        for image, clusters in zip(batch.detach().cpu().numpy(), ids):
-            rows.append(np.concatenate([stretch_to_rgb(image), gap, label_to_rgb(clusters, palette)], axis=1))
-            rows.append(np.full((4, rows[-1].shape[1], 3), 255, dtype=np.uint8))
         path = Path(folder) / f"sdcluster_clusters_{tag}.png"
-        return [write_png(path, np.concatenate(rows[:-1], axis=0))]
+        return [diagnostics.write_cluster_png(path, batch, self.cluster_ids(batch),
+                                              self.student.prototypes.shape[0])]
 
 
 CONFIG_CLASS = SDClusterConfig

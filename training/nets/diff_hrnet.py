@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.nets.diffusion_schedule import alphas_cumprod
 from training.nets.hrnet import HRNET_KWARGS, HRNet, hrnet_kwargs
 from training.nets.unet_ddpm import DenoiserSpec, UNetDenoiser
 
@@ -101,8 +102,6 @@ class DiffHRNet(nn.Module):
         **hrnet: Any,
     ) -> None:
         super().__init__()
-        from training.methods.diffusion import alphas_cumprod  # schedules live with the method
-
         spec = DenoiserSpec.from_dict(denoiser)
         if spec.in_channels != in_channels:
             raise ValueError(
