@@ -42,28 +42,21 @@ def images_of(tiles) -> list[Path]:
 
 def pooled_scores(predictions: list[Path], images: list[Path]) -> dict:
     """Cluster-mode evaluation of every test image, confusion matrices pooled, then matched."""
-    from engine.evaluate import accumulate_confusion
-    from engine.metrics import apply_mapping, match_clusters, scores_from_confusion
+    from engine.evaluate import accumulate_confusion, add_confusion, score_clusters
+    from engine.metrics import scores_from_confusion
 
     n = len(CLASS_NAMES)
     total = np.zeros((0, 0), np.int64)
     for pred, image in zip(predictions, images):
-        counts = accumulate_confusion(pred, label_of(image))          # reference x prediction
-        size = max(total.shape[0], counts.shape[0], n)
-        grown = np.zeros((size, size), np.int64)
-        grown[: total.shape[0], : total.shape[1]] += total
-        grown[: counts.shape[0], : counts.shape[1]] += counts
-        total = grown
-    cluster_cm = total.T[:, :n]                                          # clusters x classes
-    used = np.nonzero(cluster_cm.sum(axis=1))[0]
-    mapping = {int(used[k]): c for k, c in match_clusters(cluster_cm[used]).items()}
-    scores = scores_from_confusion(apply_mapping(cluster_cm, mapping, n))
+        total = add_confusion(total, accumulate_confusion(pred, label_of(image)))   # reference x prediction
+    cm, _cluster_cm, mapping, matching = score_clusters(total, n)
+    scores = scores_from_confusion(cm)
     return {
         "miou": round(float(scores["miou"]), 4),
         "overall_accuracy": round(float(scores["overall_accuracy"]), 4),
         "iou": {name: round(float(v), 4) for name, v in zip(CLASS_NAMES, scores["iou"])},
         "cluster_to_class": {str(k): CLASS_NAMES[v] for k, v in sorted(mapping.items())},
-        "matching": "hungarian" if len(used) == n else "majority",
+        "matching": matching,
     }
 
 

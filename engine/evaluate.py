@@ -315,10 +315,7 @@ def evaluate_rasters(
     if cluster_mode:
         support = counts.sum(axis=1)
         n_classes = max(int(np.nonzero(support)[0].max()) + 1, len(given) or len(ref_names))
-        counts = _grow(counts, n_classes)
-        cluster_cm = counts.T[:, :n_classes]                 # clusters x classes
-        mapping, matching = _match_present(cluster_cm)
-        cm = apply_mapping(cluster_cm, mapping, n_classes)
+        cm, cluster_cm, mapping, matching = score_clusters(counts, n_classes)
         names = _names_for(n_classes, [given, ref_names])
     else:
         n_classes = max(counts.shape[0], len(given))
@@ -398,6 +395,25 @@ def write_previews(result: EvaluationResult, prediction_path, reference_path, ou
         with rasterio.open(path) as src:
             add(src, Path(path).stem, "classes")
     return panels
+
+
+def add_confusion(total: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Pool two square count matrices of possibly different sizes (e.g. over several images)."""
+    size = max(total.shape[0], counts.shape[0])
+    out = _grow(total, size).copy()
+    out[: counts.shape[0], : counts.shape[1]] += counts
+    return out
+
+
+def score_clusters(counts: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, dict[int, int], str]:
+    """Cluster mode: (reference x prediction) counts whose prediction ids are clusters ->
+    the class confusion after matching clusters to classes, the clusters x classes counts,
+    the mapping and the matching used ("hungarian" or "majority"). rsseg:evaluate and the
+    cluster-map benchmark both score with this, so their numbers mean the same."""
+    counts = _grow(counts, n_classes)
+    cluster_cm = counts.T[:, :n_classes]                 # clusters x classes
+    mapping, matching = _match_present(cluster_cm)
+    return apply_mapping(cluster_cm, mapping, n_classes), cluster_cm, mapping, matching
 
 
 def _match_present(cluster_cm: np.ndarray) -> tuple[dict[int, int], str]:

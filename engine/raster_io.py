@@ -15,6 +15,7 @@ whole 256-pixel blocks so compressed blocks are written once.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -247,15 +248,16 @@ class ClassRasterWriter:
             self._datasets.pop().close()
 
 
-def write_category_names(path: str, names: list[str], band: int = 1) -> None:
+def write_category_names(path: str | os.PathLike, names: Sequence[str], band: int = 1) -> None:
     """GDAL category names for ``band`` of ``path``, in its PAM side-car (``.aux.xml``).
 
-    GeoTIFF has no tag for category names; GDAL (and QGIS) read them from this file.
+    GeoTIFF has no tag for category names; GDAL (and QGIS, in the legend) read them from this
+    file, and rsseg reads them back as class names. Also used for the generated test scenes.
     """
     categories = "".join(f"<Category>{escape(name)}</Category>" for name in names)
     xml = (f'<PAMDataset>\n  <PAMRasterBand band="{band}">\n'
            f"    <CategoryNames>{categories}</CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n")
-    atomic_write_text(path + ".aux.xml", xml)
+    atomic_write_text(os.fspath(path) + ".aux.xml", xml)
 
 
 def _remove_quietly(path: str) -> None:

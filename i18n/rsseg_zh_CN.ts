@@ -169,62 +169,62 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
 <context>
     <name>EvaluateAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="42"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="57"/>
         <source>Evaluate segmentation (accuracy assessment)</source>
         <translation>评估分割结果（精度评价）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="65"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="80"/>
         <source>Prediction (class or cluster raster)</source>
         <translation>预测结果（类别或聚类栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="66"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="82"/>
         <source>Reference (raster of class ids, or polygons)</source>
         <translation>参考数据（类别编号栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="69"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="85"/>
         <source>Class field (polygon reference only)</source>
         <translation>类别字段（仅用于面参考数据）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="72"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="88"/>
         <source>Reference value to ignore</source>
         <translation>要忽略的参考值</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="75"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="91"/>
         <source>Prediction holds</source>
         <translation>预测结果的内容</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="79"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="96"/>
         <source>Report</source>
         <translation>报告</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="81"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="98"/>
         <source>Scores table</source>
         <translation>得分表</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="83"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="100"/>
         <source>Mean IoU</source>
         <translation>平均 IoU</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="84"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="101"/>
         <source>Overall accuracy</source>
         <translation>总体精度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="85"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="102"/>
         <source>Cohen&apos;s kappa</source>
         <translation>Cohen's kappa 系数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="45"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="59"/>
         <source>Compares a classified raster (PREDICTION) with reference data and reports the confusion matrix, per-class IoU, F1, precision and recall, mean IoU (over classes present in the reference), overall accuracy and Cohen&apos;s kappa.
 
 REFERENCE: a raster of class ids, or a polygon layer whose REFERENCE_FIELD holds the class (integer ids, or class names: matched by name to the class names stored with the prediction, else numbered in sorted order). A reference on another grid or CRS is resampled (nearest) onto the prediction&apos;s grid. Reference pixels equal to IGNORE_VALUE and prediction pixels equal to 255 (rsseg&apos;s nodata) are skipped.
@@ -245,9 +245,49 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
 输出：带预览图和按比例着色的混淆矩阵的 HTML 报告、包含相同数值的表格（.csv 或 .json，由文件扩展名决定），以及供模型使用的数值 MIOU、OVERALL_ACCURACY 和 KAPPA。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="76"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="93"/>
         <source>More rasters to preview in the report (image, cluster map)</source>
         <translation>在报告中预览的更多栅格（影像、聚类图）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="33"/>
+        <source>classes</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="33"/>
+        <source>clusters</source>
+        <translation>聚类</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="110"/>
+        <source>{}: a polygon reference is rasterized to bytes; use 0..255</source>
+        <translation>{}：多边形参考数据会被栅格化为字节型；请使用 0..255</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="113"/>
+        <source>Rasterizing &apos;{}&apos; ({}) onto the prediction&apos;s grid</source>
+        <translation>正在将“{}”（{}）栅格化到预测结果的网格上</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="119"/>
+        <source>{}: choose a raster of class ids or a polygon layer</source>
+        <translation>{}：请选择类别编号栅格或多边形图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="135"/>
+        <source>{}: use a .csv or .json file name, got {}</source>
+        <translation>{}：请使用 .csv 或 .json 文件名，当前为 {}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="147"/>
+        <source>Cancelled: no report was written</source>
+        <translation>已取消：未写出报告</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/evaluate.py" line="152"/>
+        <source>Report: {}</source>
+        <translation>报告：{}</translation>
     </message>
 </context>
 <context>
@@ -750,70 +790,715 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
 <context>
     <name>PretrainAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="67"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="101"/>
         <source>Input rasters (unlabeled imagery)</source>
         <translation>输入栅格（无标注影像）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="69"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="103"/>
         <source>Or a folder of rasters</source>
         <translation>或一个栅格文件夹</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="71"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="106"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="76"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="112"/>
         <source>Backbone</source>
         <translation>骨干网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="80"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="115"/>
         <source>Resume from OUTPUT_CHECKPOINT if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="89"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="122"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="36"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="77"/>
         <source>Patch size (pixels)</source>
         <translation>图块大小（像素）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="37"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="78"/>
         <source>Batch size</source>
         <translation>批大小</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="38"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="79"/>
         <source>Epochs</source>
         <translation>训练轮数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="39"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="80"/>
         <source>Learning rate</source>
         <translation>学习率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="167"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="210"/>
         <source>Cancelled: the state reached is saved in {}; run again with RESUME to continue</source>
         <translation>已取消：已达到的状态保存在 {}；使用 RESUME 再次运行即可继续</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="157"/>
+        <source>{}: {} is not a folder</source>
+        <translation>{}：{} 不是文件夹</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="161"/>
+        <source>{}: choose at least one raster layer, or set {}</source>
+        <translation>{}：请至少选择一个栅格图层，或设置 {}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="215"/>
+        <source>Diagnostic image: {}</source>
+        <translation>诊断图像：{}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="17"/>
+        <source>Patches per epoch</source>
+        <translation>每轮图块数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="17"/>
+        <source>Random patches drawn per epoch; 0 = about one pass over the imagery.</source>
+        <translation>每轮随机抽取的图块数；0 = 大约遍历影像一次。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="21"/>
+        <source>Weight decay</source>
+        <translation>权重衰减</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="21"/>
+        <source>L2 penalty on the weights; keeps them small so training stays stable.</source>
+        <translation>对权重的 L2 惩罚；使权重保持较小，训练更稳定。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="25"/>
+        <source>Learning-rate warm-up steps</source>
+        <translation>学习率预热步数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="25"/>
+        <source>Optimiser steps of linear learning-rate warm-up before the cosine decay; 0 = the method&apos;s default warm-up.</source>
+        <translation>余弦衰减之前线性预热学习率的优化步数；0 = 使用该方法的默认预热。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="30"/>
+        <source>Random seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="30"/>
+        <source>Same seed and inputs give the same patches and initial weights.</source>
+        <translation>相同的种子和输入会得到相同的图块和初始权重。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="34"/>
+        <source>Data loading worker processes</source>
+        <translation>数据加载进程数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="34"/>
+        <source>Processes that read patches while the network trains; 0 = read in the training process (safest inside QGIS).</source>
+        <translation>在网络训练时读取图块的进程数；0 = 在训练进程中读取（在 QGIS 中最稳妥）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="39"/>
+        <source>Diagnostic image every N steps</source>
+        <translation>每 N 步输出诊断图像</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="39"/>
+        <source>Steps between the diagnostic PNGs written next to the checkpoint; 0 = one per epoch.</source>
+        <translation>在检查点旁写出诊断 PNG 的间隔步数；0 = 每轮一张。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="45"/>
+        <source>Contrastive temperature</source>
+        <translation>对比温度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="45"/>
+        <source>NT-Xent temperature: lower values push harder on the most similar other patches (paper: 0.5).</source>
+        <translation>NT-Xent 温度：值越低，对最相似的其他图块施加的区分力越强（论文：0.5）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="50"/>
+        <source>Projection size</source>
+        <translation>投影维度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="50"/>
+        <source>Size of the embedding the contrastive loss compares (paper: 128).</source>
+        <translation>对比损失所比较的嵌入向量维度（论文：128）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="54"/>
+        <source>Projection hidden width</source>
+        <translation>投影隐藏层宽度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="54"/>
+        <source>Hidden width of the projection MLP; 0 = the encoder&apos;s channels.</source>
+        <translation>投影 MLP 的隐藏层宽度；0 = 编码器的通道数。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="58"/>
+        <source>Region threshold</source>
+        <translation>区域阈值</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="58"/>
+        <source>Share of the heat map&apos;s range a pixel must exceed to belong to the guided region (paper: 0.5).</source>
+        <translation>像素值须超过热力图取值范围的这一比例，才属于引导区域（论文：0.5）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="63"/>
+        <source>Region resolution</source>
+        <translation>区域分辨率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="63"/>
+        <source>&apos;view&apos;: threshold the heat map upsampled to the view (paper&apos;s code); &apos;feature&apos;: threshold it at feature-map resolution.</source>
+        <translation>“view”：在上采样到视图大小的热力图上取阈值（论文代码）；“feature”：在特征图分辨率上取阈值。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="68"/>
+        <source>Heat map sign</source>
+        <translation>热力图符号</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="68"/>
+        <source>&apos;signed&apos;: the map divided by its maximum (paper&apos;s code); &apos;absolute&apos;: its magnitude.</source>
+        <translation>“signed”：热力图除以其最大值（论文代码）；“absolute”：取其绝对值。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="73"/>
+        <source>Region resize mode</source>
+        <translation>区域缩放方式</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="73"/>
+        <source>How a chosen region is resized back to the view size: &apos;nearest&apos; (paper&apos;s code) or &apos;bilinear&apos;.</source>
+        <translation>选中的区域缩放回视图大小的方式：“nearest”（论文代码）或“bilinear”。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="78"/>
+        <source>Smallest crop (share of the patch)</source>
+        <translation>最小裁剪（占图块比例）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="78"/>
+        <source>Smallest area of a random crop, as a share of the patch.</source>
+        <translation>随机裁剪的最小面积，以占图块的比例表示。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="82"/>
+        <source>Largest crop (share of the patch)</source>
+        <translation>最大裁剪（占图块比例）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="82"/>
+        <source>Largest area of a random crop, as a share of the patch.</source>
+        <translation>随机裁剪的最大面积，以占图块的比例表示。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="86"/>
+        <source>Random flips and quarter turns</source>
+        <translation>随机翻转和 90 度旋转</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="86"/>
+        <source>Overhead imagery has no &apos;up&apos;, so flipped and turned views are still the same ground.</source>
+        <translation>俯视影像没有“上”方向，翻转和旋转后的视图仍是同一地面。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="203"/>
+        <source>Colour jitter: brightness</source>
+        <translation>颜色抖动：亮度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="203"/>
+        <source>Strength of random brightness changes (per band on non-RGB rasters).</source>
+        <translation>随机亮度变化的强度（非 RGB 栅格按波段分别处理）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="207"/>
+        <source>Colour jitter: contrast</source>
+        <translation>颜色抖动：对比度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="207"/>
+        <source>Strength of random contrast changes (per band on non-RGB rasters).</source>
+        <translation>随机对比度变化的强度（非 RGB 栅格按波段分别处理）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="211"/>
+        <source>Colour jitter: saturation</source>
+        <translation>颜色抖动：饱和度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="211"/>
+        <source>Strength of random saturation changes (3-band rasters only).</source>
+        <translation>随机饱和度变化的强度（仅限 3 波段栅格）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="215"/>
+        <source>Colour jitter: hue</source>
+        <translation>颜色抖动：色调</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="215"/>
+        <source>Strength of random hue shifts (3-band rasters only).</source>
+        <translation>随机色调偏移的强度（仅限 3 波段栅格）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="107"/>
+        <source>Blur: smallest sigma</source>
+        <translation>模糊：最小 sigma</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="107"/>
+        <source>Smallest Gaussian blur radius (pixels) of a blurred view.</source>
+        <translation>模糊视图的最小高斯模糊半径（像素）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="111"/>
+        <source>Blur: largest sigma</source>
+        <translation>模糊：最大 sigma</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="111"/>
+        <source>Largest Gaussian blur radius (pixels) of a blurred view.</source>
+        <translation>模糊视图的最大高斯模糊半径（像素）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="115"/>
+        <source>Optimiser</source>
+        <translation>优化器</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="115"/>
+        <source>&apos;sgd_lars&apos;: SGD with LARS (paper, for large batches); &apos;adamw&apos;: learns faster with small batches on a CPU.</source>
+        <translation>“sgd_lars”：带 LARS 的 SGD（论文，适合大批量）；“adamw”：在 CPU 上用小批量时学得更快。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="120"/>
+        <source>SGD momentum</source>
+        <translation>SGD 动量</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="120"/>
+        <source>Momentum of the SGD optimiser (paper: 0.9).</source>
+        <translation>SGD 优化器的动量（论文：0.9）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="124"/>
+        <source>LARS trust coefficient</source>
+        <translation>LARS 信任系数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="124"/>
+        <source>Scales each layer&apos;s step to its weights&apos; size (paper: 0.001).</source>
+        <translation>按各层权重的大小缩放该层的更新步长（论文：0.001）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="129"/>
+        <source>Learning-rate reference batch</source>
+        <translation>学习率参考批量</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="129"/>
+        <source>LEARNING_RATE is for this many patches and is scaled by BATCH_SIZE / this; 0 = use LEARNING_RATE as it is.</source>
+        <translation>LEARNING_RATE 针对这么多图块，并按 BATCH_SIZE / 该值缩放；0 = 直接使用 LEARNING_RATE。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="134"/>
+        <source>Output stride</source>
+        <translation>输出步幅</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="134"/>
+        <source>16 or 8: input pixels per cluster-map pixel; 8 gives finer maps and is slower.</source>
+        <translation>16 或 8：每个聚类图像素对应的输入像素数；8 得到更精细的图，但更慢。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="139"/>
+        <source>Projector hidden width</source>
+        <translation>投影器隐藏层宽度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="139"/>
+        <source>Hidden width of the pixel projector (paper: 2048).</source>
+        <translation>像素投影器的隐藏层宽度（论文：2048）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="143"/>
+        <source>Pixel embedding size</source>
+        <translation>像素嵌入维度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="143"/>
+        <source>Size of the per-pixel embedding compared with the prototypes.</source>
+        <translation>与原型比较的逐像素嵌入向量维度。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="147"/>
+        <source>Predictor hidden width</source>
+        <translation>预测器隐藏层宽度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="147"/>
+        <source>Hidden width of the MLP that predicts the teacher&apos;s cluster features.</source>
+        <translation>预测教师网络聚类特征的 MLP 的隐藏层宽度。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="151"/>
+        <source>Teacher temperature</source>
+        <translation>教师温度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="151"/>
+        <source>Sharpness of the teacher&apos;s balanced (Sinkhorn) cluster assignments.</source>
+        <translation>教师网络均衡（Sinkhorn）聚类分配的锐度。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="155"/>
+        <source>Sinkhorn iterations</source>
+        <translation>Sinkhorn 迭代次数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="155"/>
+        <source>Balancing iterations that keep one cluster from taking every pixel.</source>
+        <translation>均衡迭代次数，防止单个聚类占据所有像素。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="159"/>
+        <source>Student temperature</source>
+        <translation>学生温度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="159"/>
+        <source>Sharpness of the student&apos;s cluster probabilities.</source>
+        <translation>学生网络聚类概率的锐度。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="163"/>
+        <source>Cluster pooling temperature</source>
+        <translation>聚类池化温度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="163"/>
+        <source>Sharpness of the attention that pools one feature per cluster.</source>
+        <translation>为每个聚类池化一个特征的注意力的锐度。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="167"/>
+        <source>Cluster contrast temperature</source>
+        <translation>聚类对比温度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="167"/>
+        <source>Temperature of the loss that tells the clusters&apos; features apart.</source>
+        <translation>区分各聚类特征的损失的温度。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="171"/>
+        <source>Weight of the self-distillation loss</source>
+        <translation>自蒸馏损失权重</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="171"/>
+        <source>Weight of the pixel term: each student pixel predicts the teacher&apos;s cluster of the same place in the other view.</source>
+        <translation>像素项的权重：每个学生像素预测教师网络在另一视图同一位置的聚类。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="176"/>
+        <source>Weight of the cluster contrast loss</source>
+        <translation>聚类对比损失权重</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="176"/>
+        <source>Weight of the cluster term: keeps the clusters distinct and drops unused ones.</source>
+        <translation>聚类项的权重：使聚类彼此区分，并舍弃未使用的聚类。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="181"/>
+        <source>Teacher momentum at the start</source>
+        <translation>教师初始动量</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="181"/>
+        <source>Share of the teacher kept at each step at the start; it follows the student more slowly as the momentum rises.</source>
+        <translation>开始时每步保留的教师权重比例；动量越大，教师跟随学生越慢。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="186"/>
+        <source>Teacher momentum at the end</source>
+        <translation>教师最终动量</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="186"/>
+        <source>Momentum reached at the last step (cosine ramp from the start value).</source>
+        <translation>最后一步达到的动量（从初始值按余弦曲线上升）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="190"/>
+        <source>View size (pixels)</source>
+        <translation>视图大小（像素）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="190"/>
+        <source>Both crops are resized to this size; 0 = the patch size.</source>
+        <translation>两个裁剪都缩放到此大小；0 = 图块大小。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="194"/>
+        <source>Smallest overlap of the two views</source>
+        <translation>两个视图的最小重叠</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="194"/>
+        <source>The two crops share at least this share of the patch, so there is common ground to compare.</source>
+        <translation>两个裁剪至少共享图块的这一比例，以便有共同区域可比较。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="199"/>
+        <source>Flip probability</source>
+        <translation>翻转概率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="199"/>
+        <source>Probability that a view is flipped horizontally.</source>
+        <translation>视图被水平翻转的概率。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="219"/>
+        <source>Network shown in cluster maps</source>
+        <translation>聚类图所用网络</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="219"/>
+        <source>&apos;teacher&apos; (moving average, smoother maps) or &apos;student&apos;.</source>
+        <translation>“teacher”（滑动平均，图更平滑）或“student”。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="224"/>
+        <source>Denoiser size preset</source>
+        <translation>去噪网络规模预设</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="224"/>
+        <source>&apos;small&apos; (about 5 M parameters) trains on a CPU; &apos;large&apos; (about 30 M) wants a GPU.</source>
+        <translation>“small”（约 500 万参数）可在 CPU 上训练；“large”（约 3000 万）需要 GPU。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="229"/>
+        <source>Base channels</source>
+        <translation>基础通道数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="229"/>
+        <source>Channels of the denoiser&apos;s first level; 0 = from the preset.</source>
+        <translation>去噪网络第一层级的通道数；0 = 取自预设。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="233"/>
+        <source>Channel multipliers per level</source>
+        <translation>各层级通道倍数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="233"/>
+        <source>Comma-separated multipliers of the base channels, one per level; empty = from the preset.</source>
+        <translation>基础通道数的倍数，以逗号分隔，每个层级一个；留空 = 取自预设。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="238"/>
+        <source>Blocks per level</source>
+        <translation>每层级块数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="238"/>
+        <source>Residual blocks per level of the denoiser; 0 = from the preset.</source>
+        <translation>去噪网络每个层级的残差块数；0 = 取自预设。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="242"/>
+        <source>Levels with attention</source>
+        <translation>使用注意力的层级</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="242"/>
+        <source>Comma-separated levels that get self-attention; empty = from the preset, -1 = none.</source>
+        <translation>使用自注意力的层级，以逗号分隔；留空 = 取自预设，-1 = 不使用。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="247"/>
+        <source>Dropout</source>
+        <translation>Dropout</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="247"/>
+        <source>Dropout rate in the denoiser&apos;s blocks; 0 = none.</source>
+        <translation>去噪网络各块中的 dropout 比率；0 = 不使用。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="251"/>
+        <source>Diffusion steps (T)</source>
+        <translation>扩散步数（T）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="251"/>
+        <source>Number of noise levels of the diffusion process (usually 1000).</source>
+        <translation>扩散过程的噪声级数（通常为 1000）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="255"/>
+        <source>Noise schedule</source>
+        <translation>噪声调度</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="255"/>
+        <source>&apos;linear&apos; (Ho et al.) or &apos;cosine&apos; (Nichol and Dhariwal).</source>
+        <translation>“linear”（Ho 等）或“cosine”（Nichol 和 Dhariwal）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="259"/>
+        <source>First beta</source>
+        <translation>起始 beta</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="259"/>
+        <source>Noise added at the first step of the linear schedule (for T = 1000).</source>
+        <translation>线性调度第一步加入的噪声（T = 1000 时）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="263"/>
+        <source>Last beta</source>
+        <translation>末尾 beta</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="263"/>
+        <source>Noise added at the last step of the linear schedule (for T = 1000).</source>
+        <translation>线性调度最后一步加入的噪声（T = 1000 时）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="267"/>
+        <source>Weight average decay</source>
+        <translation>权重滑动平均衰减</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="267"/>
+        <source>Decay of the moving average of the weights that Diff-HRNet uses; closer to 1 = smoother.</source>
+        <translation>Diff-HRNet 所用权重滑动平均的衰减；越接近 1 越平滑。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="272"/>
+        <source>Gradient clipping</source>
+        <translation>梯度裁剪</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="272"/>
+        <source>Largest gradient norm per step; 0 = no clipping.</source>
+        <translation>每步的最大梯度范数；0 = 不裁剪。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="276"/>
+        <source>Sample images</source>
+        <translation>样本图像数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="276"/>
+        <source>Images generated from noise for the diagnostic PNG.</source>
+        <translation>为诊断 PNG 从噪声生成的图像数。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>Sampling steps</source>
+        <translation>采样步数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>DDIM steps per diagnostic sample; more is slower and closer to the full chain.</source>
+        <translation>每个诊断样本的 DDIM 步数；越多越慢，也越接近完整链。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="285"/>
+        <source>Sampling noise (eta)</source>
+        <translation>采样噪声（eta）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="285"/>
+        <source>0 = deterministic DDIM; 1 = fresh noise at every step as DDPM.</source>
+        <translation>0 = 确定性 DDIM；1 = 像 DDPM 一样每步加入新噪声。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="289"/>
+        <source>Sample clipping</source>
+        <translation>样本截断</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="289"/>
+        <source>Clip each predicted clean image to +- this (data is standardised); 0 = off.</source>
+        <translation>将每个预测的干净图像截断到 ± 该值（数据已标准化）；0 = 关闭。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="298"/>
+        <source>Colour jitter probability</source>
+        <translation>颜色抖动概率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="298"/>
+        <source>Probability that a view gets random colour changes.</source>
+        <translation>视图获得随机颜色变化的概率。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="300"/>
+        <source>Greyscale probability</source>
+        <translation>灰度化概率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="300"/>
+        <source>Probability that a view is turned grey (3-band rasters only).</source>
+        <translation>视图被转为灰度的概率（仅限 3 波段栅格）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="303"/>
+        <source>Blur probability</source>
+        <translation>模糊概率</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="303"/>
+        <source>Probability that a view is blurred.</source>
+        <translation>视图被模糊的概率。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="308"/>
+        <source>Learning-rate warm-up (share of all steps)</source>
+        <translation>学习率预热（占总步数比例）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="308"/>
+        <source>Share of all steps spent warming the learning rate up, when WARMUP_STEPS is 0.</source>
+        <translation>WARMUP_STEPS 为 0 时，用于学习率预热的步数占总步数的比例。</translation>
     </message>
 </context>
 <context>
     <name>PretrainDiffusionAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_diffusion.py" line="13"/>
+        <location filename="../plugin/algorithms/pretrain_diffusion.py" line="15"/>
         <source>Pretrain a diffusion model (Diff-HRNet stage 1)</source>
         <translation>预训练扩散模型（Diff-HRNet 第一阶段）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_diffusion.py" line="16"/>
+        <location filename="../plugin/algorithms/pretrain_diffusion.py" line="18"/>
         <source>Teaches a denoising diffusion model (DDPM, epsilon prediction) the look of your unlabeled imagery, for any number of bands. The checkpoint is then used by rsseg:finetune with ARCHITECTURE diff_hrnet, which freezes the denoiser and fuses its features into an HRNet.
 
 Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped). BANDS selects 1-based bands (empty = all); fine-tuning must use the same bands.
@@ -841,12 +1526,12 @@ PRESET small（约 500 万参数）可在 CPU 上训练；large（约 3000 万�
 <context>
     <name>PretrainGrassAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_grass.py" line="15"/>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="21"/>
         <source>Pretrain a ResNet with GraSS (gradient-guided contrastive learning)</source>
         <translation>用 GraSS 预训练 ResNet（梯度引导的对比学习）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_grass.py" line="18"/>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="24"/>
         <source>Teaches a ResNet encoder what your imagery looks like without any labels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: GraSS (Zhang et al., IEEE TGRS 2023).
 
 How it works: random patches are cut from the rasters and each is shown twice, with different crops, flips, colour changes and blur. The network learns to recognise the two versions of a patch among all the others in the batch (contrastive learning). For the first WARMUP_EPOCHS it does just that. Afterwards, at every step, it first asks which part of each patch it relied on to recognise it (the gradient of its loss, as a heat map), keeps the box around the hottest area (usually one kind of object: a roof, a field, a patch of water) and learns on those boxes instead of the whole mixed scene. This makes the features object-level, which segmentation needs.
@@ -875,7 +1560,7 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_grass.py" line="12"/>
+        <location filename="../plugin/algorithms/pretrain_grass.py" line="16"/>
         <source>Warm-up epochs (plain contrastive learning first)</source>
         <translation>预热轮数（先进行普通对比学习）</translation>
     </message>
@@ -883,12 +1568,12 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 <context>
     <name>PretrainSdclusterAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="15"/>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="20"/>
         <source>Pretrain a ResNet with SDCluster (pixel clustering, shows its clusters)</source>
         <translation>用 SDCluster 预训练 ResNet（像元聚类，可查看其聚类）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="18"/>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="23"/>
         <source>Teaches a ResNet encoder what your imagery looks like without any labels by clustering its pixels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: SDCluster (Xu et al., ISPRS J. Photogramm. 2025). Unlike other pretraining, you can judge the result without labels: look at its clusters (rsseg:cluster_map).
 
 How it works: every patch is shown twice, as two overlapping crops with flips and colour changes. A student network gives every pixel a probability over PROTOTYPES learnable cluster centres; a teacher network (a slowly moving average of the student) gives balanced cluster assignments (Sinkhorn-Knopp, so that no cluster swallows everything). On the ground both crops share, each student pixel learns to predict the teacher&apos;s cluster of the same place seen in the other crop. A second term pools one feature per cluster per patch and asks the student to recognise the teacher&apos;s feature of the same cluster among all the others, which keeps clusters meaningful and drops the unused ones.
@@ -917,7 +1602,7 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="12"/>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="16"/>
         <source>Number of cluster prototypes</source>
         <translation>聚类原型数量</translation>
     </message>
@@ -1134,12 +1819,12 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <translation>评估</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="86"/>
+        <location filename="../plugin/algorithms/base.py" line="90"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="136"/>
+        <location filename="../plugin/algorithms/base.py" line="140"/>
         <source>Cancelled: the run was stopped</source>
         <translation>已取消：运行已停止</translation>
     </message>
@@ -1192,6 +1877,11 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <location filename="../plugin/algorithms/base.py" line="26"/>
         <source>Tools</source>
         <translation>工具</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/base.py" line="40"/>
+        <source>BANDS: expected 1-based band numbers such as &apos;1,2,3&apos;, got {}</source>
+        <translation>BANDS：应为从 1 开始的波段编号，例如“1,2,3”，当前为 {}</translation>
     </message>
 </context>
 <context>

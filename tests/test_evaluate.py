@@ -169,3 +169,22 @@ def test_reference_names_are_matched_to_prediction_names(tmp_path):
     assert result.class_names == ["Water", "Forest"]
     lookup, names = ev.name_lookup(["a", "c"], ["a", "b"])
     assert lookup == {0: 0, 1: 2} and names == ["a", "b", "c"]
+
+
+def test_pooled_cluster_scoring_matches_per_image_pooling():
+    """The benchmark pools per-image counts with add_confusion, then scores like rsseg:evaluate."""
+    from engine.evaluate import add_confusion, score_clusters
+
+    # image 1 uses clusters 0..2, image 2 also cluster 4 (a larger matrix)
+    first = np.zeros((3, 3), np.int64)
+    first[0, 2], first[1, 0], first[2, 1] = 10, 8, 6          # reference class -> cluster
+    second = np.zeros((5, 5), np.int64)
+    second[0, 2], second[1, 4], second[2, 1] = 5, 7, 3
+    pooled = add_confusion(add_confusion(np.zeros((0, 0), np.int64), first), second)
+    assert pooled.shape == (5, 5) and pooled.sum() == first.sum() + second.sum()
+    assert first.sum() == 24  # inputs are not modified
+    cm, cluster_cm, mapping, matching = score_clusters(pooled, 3)
+    assert matching == "majority"                    # 4 clusters used for 3 classes
+    assert mapping == {0: 1, 1: 2, 2: 0, 4: 1}
+    assert np.trace(cm) == cm.sum() == pooled.sum()  # every cluster is pure
+    assert cluster_cm.shape == (5, 3)

@@ -131,3 +131,12 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a config dataclass, ignoring keys this version does not know."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def load_checkpoint(path: str | os.PathLike, parameter: str) -> Checkpoint:
+    """:meth:`Checkpoint.load` for a file the user chose in ``parameter``: every error starts
+    with that name, so the message says which field of the form or flag of the CLI to fix."""
+    try:
+        return Checkpoint.load(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{parameter}: {exc}") from None

@@ -19,32 +19,23 @@ import sys
 from typing import Any, Sequence
 
 from engine.progress import Cancelled, RunFeedback
+from training.config import list_item_type, parse_field_value
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
 
 
 # ----------------------------------------------------------------------------- dataclass -> options
-def _item_type(field: dataclasses.Field, default: Any):
-    """Element type of a list field, from its default or its (string) annotation."""
-    if default:
-        return type(default[0])
-    annotation = str(field.type).replace(" ", "")
-    if annotation in ("list[int]", "List[int]", "tuple[int,...]"):
-        return int
-    if annotation in ("list[float]", "List[float]", "tuple[float,...]"):
-        return float
-    if annotation in ("list[str]", "List[str]", "tuple[str,...]"):
-        return str
-    return None  # nested or unknown: not exposed
+def _text_parser(cls: type, name: str):
+    """argparse ``type=`` for field ``name``: the shared text rule, its message shown as is."""
 
+    def parse(text: str):
+        try:
+            return parse_field_value(cls, name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def _split_list(text: str, item):
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        return [item(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {item.__name__}, got {text!r}") from None
+    return parse
 
 
 def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> list[str]:
@@ -61,12 +52,12 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: Sequ
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=default,
                                 help=help_text)
         elif isinstance(default, (int, float, str)):
-            parser.add_argument(flag, dest=field.name, type=type(default), default=default, help=help_text)
+            parser.add_argument(flag, dest=field.name, type=_text_parser(cls, field.name), default=default,
+                                help=help_text)
         elif isinstance(default, (list, tuple)):
-            item = _item_type(field, default)
-            if item is None:
+            if list_item_type(field, default) is None:
                 continue
-            parser.add_argument(flag, dest=field.name, type=lambda text, item=item: _split_list(text, item),
+            parser.add_argument(flag, dest=field.name, type=_text_parser(cls, field.name),
                                 default=list(default), help=f"comma-separated {help_text}")
         else:
             continue
@@ -197,8 +188,9 @@ def _pretrain_parser(sub) -> None:
         mp = methods.add_parser(name, help=doc[0] if doc else name, description=(cls.__doc__ or "").strip())
         names = add_dataclass_options(mp, cls)
         mp.add_argument("--output", required=True, help="checkpoint to write (.pt)")
-        mp.add_argument("--no-resume", dest="resume", action="store_false",
-                        help="start over even if --output holds a checkpoint of this method")
+        mp.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
+                        help="continue from --output if it holds a checkpoint of this method (default: start over, "
+                             "as fine-tuning and the Processing algorithms do)")
         mp.set_defaults(handler=_run_pretrain, field_names=names, config_cls=cls)
 
 

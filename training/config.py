@@ -2,7 +2,9 @@
 fields to build its parameter forms when the plugin loads)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 LR_SCALINGS = ("sqrt", "linear", "none")
 
@@ -70,3 +72,61 @@ def validate_schedule(config: PretrainConfig) -> None:
 # Fields the runner sets from its own parameters; the rest of a method's config fields are
 # exposed as "advanced" parameters by the CLI and the Processing algorithms.
 COMMON_FIELDS = tuple(PretrainConfig.__dataclass_fields__)
+
+
+# ----------------------------------------------------------------------------- text -> field value
+# The CLI (--field-name VALUE), the Processing forms (advanced string/number parameters) and
+# the benchmarks (--set METHOD.FIELD=VALUE) all turn text into a config field's value; this is
+# the one rule for it, so the same text means the same thing everywhere.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+_ITEM_TYPES = {"int": int, "float": float, "str": str}
+
+
+def list_item_type(f: dataclasses.Field, default: Any = None) -> type | None:
+    """Element type of a list field: its default's first item, else its annotation
+    (``list[int]``, also as the string ``from __future__ import annotations`` leaves);
+    None for nested or unknown lists, which are not settable from text."""
+    if default:
+        return type(default[0])
+    annotation = str(f.type).replace(" ", "").replace("typing.", "")
+    for prefix in ("list[", "List[", "tuple[", "Tuple["):
+        if annotation.startswith(prefix):
+            inner = annotation[len(prefix):-1].removesuffix(",...")
+            return _ITEM_TYPES.get(inner)
+    return None
+
+
+def parse_field_value(cls: type, name: str, text: str) -> Any:
+    """The value of field ``name`` of config dataclass ``cls`` written as ``text``, typed like
+    the field's default: booleans as 1/0, true/false, yes/no, on/off; lists as items separated
+    by commas and/or spaces (empty text = empty list). Raises ValueError naming the field as
+    the user sees it (in capitals) and the expected form."""
+    fields_by_name = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields_by_name:
+        raise ValueError(f"{cls.__name__} has no field {name!r}; known: {', '.join(fields_by_name)}")
+    f = fields_by_name[name]
+    default = getattr(cls(), name)
+    text = str(text).strip()
+    label = name.upper()
+    if isinstance(default, bool):
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise ValueError(f"{label}: expected true or false, got {text!r}")
+    if isinstance(default, (list, tuple)):
+        item = list_item_type(f, default)
+        if item is None:
+            raise ValueError(f"{label}: this field cannot be set from text")
+        try:
+            return [item(part) for part in text.replace(",", " ").split()]
+        except ValueError:
+            raise ValueError(f"{label}: expected a comma-separated list of {item.__name__}, got {text!r}") from None
+    if isinstance(default, (int, float)):
+        try:
+            return type(default)(text)
+        except ValueError:
+            raise ValueError(f"{label}: expected {'an integer' if isinstance(default, int) else 'a number'}, "
+                             f"got {text!r}") from None
+    return text

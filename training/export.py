@@ -30,7 +30,7 @@ from engine.model_card import ModelCard
 from engine.progress import RunFeedback
 from engine.safeguards import value_range_from_normalization
 from engine.tiling import DEFAULT_OVERLAP_PERCENT, DEFAULT_TILE_SIZE
-from training.checkpoint import Checkpoint, CheckpointError
+from training.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from training.nets.registry import build_segmentation_net
 
 OPSET = 17
@@ -161,10 +161,7 @@ def compare_with_torch(
 # ----------------------------------------------------------------------------- checkpoints
 def load_finetuned(checkpoint_path: str | os.PathLike, parameter: str = "CHECKPOINT") -> Checkpoint:
     """A fine-tuned checkpoint, or a message saying what to do with other kinds."""
-    try:
-        checkpoint = Checkpoint.load(checkpoint_path)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{parameter}: {exc}") from None
+    checkpoint = load_checkpoint(checkpoint_path, parameter)
     if checkpoint.method != "supervised" or not checkpoint.architecture:
         raise CheckpointError(
             f"{parameter}: {Path(checkpoint_path).name} is a {checkpoint.method} pretraining checkpoint, which has "

@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from engine.metrics import confusion_matrix, scores_from_confusion
 from engine.model_card import default_color
 from engine.progress import RunFeedback
-from training.checkpoint import Checkpoint, CheckpointError, config_to_dict
+from training.checkpoint import Checkpoint, CheckpointError, config_to_dict, load_checkpoint
 from training.data.crops import RandomCropDataset, crop_regions
 from training.data.labels import (
     LabeledPair,
@@ -108,10 +108,7 @@ def load_pretrained(path: str) -> Checkpoint | None:
     """The PRETRAINED checkpoint, its errors prefixed with the parameter name."""
     if not path:
         return None
-    try:
-        checkpoint = Checkpoint.load(path)
-    except CheckpointError as exc:
-        raise CheckpointError(f"PRETRAINED: {exc}") from None
+    checkpoint = load_checkpoint(path, "PRETRAINED")
     if checkpoint.method == METHOD and not checkpoint.encoder_state:
         # a fine-tuned model as the starting point: its encoder is the "encoder." sub-dict
         encoder = {k[len("encoder."):]: v for k, v in checkpoint.model_state.items() if k.startswith("encoder.")}

@@ -37,12 +37,16 @@ def parse_bands(text: str | None) -> list[int]:
     try:
         return [int(part) for part in str(text).replace(",", " ").split()]
     except ValueError:
-        raise QgsProcessingException(f"BANDS: expected 1-based band numbers such as '1,2,3', got {text!r}") from None
+        message = QCoreApplication.translate(
+            "RssegAlgorithm", "BANDS: expected 1-based band numbers such as '1,2,3', got {}")
+        raise QgsProcessingException(message.format(repr(text))) from None
 
 
 class RssegAlgorithm(QgsProcessingAlgorithm):
     """Base class. Subclasses set ``algorithm_name``, ``group_key``, ``requires`` and
     implement ``displayName``, ``shortHelpString``, ``initAlgorithm`` and ``processAlgorithm``."""
+
+    DEVICE = "DEVICE"
 
     algorithm_name = ""
     group_key = "inference"
@@ -83,11 +87,11 @@ class RssegAlgorithm(QgsProcessingAlgorithm):
 
     def add_device_parameter(self) -> None:
         """The DEVICE enum every algorithm that computes offers."""
-        self.addParameter(QgsProcessingParameterEnum("DEVICE", self.tr("Device"), options=DEVICES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=0))
 
     def device_choice(self, parameters, context) -> str:
         """DEVICE as 'auto', 'cpu' or 'cuda'."""
-        return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
+        return DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
 
     def check_dependencies(self) -> None:
         """Raise a QgsProcessingException naming what to install when a module is missing."""
@@ -95,7 +99,7 @@ class RssegAlgorithm(QgsProcessingAlgorithm):
         if missing:
             raise QgsProcessingException(missing_message(missing))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+    def checkParameterValues(self, parameters, context):
         missing = missing_modules(*self.requires)
         if missing:
             return False, missing_message(missing)

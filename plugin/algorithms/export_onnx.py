@@ -17,22 +17,22 @@ from .base import RssegAlgorithm, run_feedback
 class ExportOnnxAlgorithm(RssegAlgorithm):
     """rsseg:export_onnx: checkpoint -> ONNX (fp32, or int8 with QUANTIZE; FIXED_SHAPE for Deepness)."""
 
-    algorithm_name = "export_onnx"
-    group_key = "finetuning"
-    requires = ("torch", "onnx", "onnxruntime")
-    QUANTIZE = "QUANTIZE"
-    CALIBRATION = "CALIBRATION"
-
     CHECKPOINT = "CHECKPOINT"
     TILE_SIZE = "TILE_SIZE"
     OVERLAP = "OVERLAP"
     FIXED_SHAPE = "FIXED_SHAPE"
+    QUANTIZE = "QUANTIZE"
+    CALIBRATION = "CALIBRATION"
     OUTPUT_MODEL = "OUTPUT_MODEL"
+
+    algorithm_name = "export_onnx"
+    group_key = "finetuning"
+    requires = ("torch", "onnx", "onnxruntime")
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Export a fine-tuned checkpoint to ONNX")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Writes the network of a fine-tuned checkpoint as an ONNX model that 'Segment raster with an ONNX "
             "model' (and, with FIXED_SHAPE, the Deepness plugin) can run.\n\n"
@@ -72,7 +72,7 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("ONNX model"), fileFilter="ONNX model (*.onnx)"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
         from engine.progress import Cancelled
         from training.export import export_checkpoint

@@ -5,14 +5,16 @@ from .pretrain_base import PretrainAlgorithm
 
 
 class PretrainDiffusionAlgorithm(PretrainAlgorithm):
+    """rsseg:pretrain_diffusion: the shared pretraining form for the DDPM denoiser (no BACKBONE)."""
+
     method_name = "diffusion"
     algorithm_name = "pretrain_diffusion"
     backbones: list[str] = []  # the backbone is the diffusion UNet, sized by PRESET
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Pretrain a diffusion model (Diff-HRNet stage 1)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Teaches a denoising diffusion model (DDPM, epsilon prediction) the look of your unlabeled "
             "imagery, for any number of bands. The checkpoint is then used by rsseg:finetune with "

@@ -7,14 +7,20 @@ from .pretrain_base import PretrainAlgorithm
 
 
 class PretrainGrassAlgorithm(PretrainAlgorithm):
+    """rsseg:pretrain_grass: the shared pretraining form for method ``grass``."""
+
     method_name = "grass"
     algorithm_name = "pretrain_grass"
-    extra_main_fields = {"warmup_epochs": ("WARMUP_EPOCHS", QT_TRANSLATE_NOOP("PretrainGrassAlgorithm", "Warm-up epochs (plain contrastive learning first)"))}
+    WARMUP_EPOCHS = "WARMUP_EPOCHS"
+    extra_main_fields = {
+        "warmup_epochs": (WARMUP_EPOCHS, QT_TRANSLATE_NOOP("PretrainGrassAlgorithm",
+                                                           "Warm-up epochs (plain contrastive learning first)")),
+    }
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Pretrain a ResNet with GraSS (gradient-guided contrastive learning)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Teaches a ResNet encoder what your imagery looks like without any labels, so that a "
             "segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. "

@@ -7,14 +7,19 @@ from .pretrain_base import PretrainAlgorithm
 
 
 class PretrainSdclusterAlgorithm(PretrainAlgorithm):
+    """rsseg:pretrain_sdcluster: the shared pretraining form for method ``sdcluster``."""
+
     method_name = "sdcluster"
     algorithm_name = "pretrain_sdcluster"
-    extra_main_fields = {"prototypes": ("PROTOTYPES", QT_TRANSLATE_NOOP("PretrainSdclusterAlgorithm", "Number of cluster prototypes"))}
+    PROTOTYPES = "PROTOTYPES"
+    extra_main_fields = {
+        "prototypes": (PROTOTYPES, QT_TRANSLATE_NOOP("PretrainSdclusterAlgorithm", "Number of cluster prototypes")),
+    }
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Pretrain a ResNet with SDCluster (pixel clustering, shows its clusters)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Teaches a ResNet encoder what your imagery looks like without any labels by clustering its pixels, "
             "so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled "

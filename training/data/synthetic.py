@@ -19,11 +19,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
 from rasterio.transform import from_origin
+
+from engine.raster_io import write_category_names
 
 IGNORE = 255
 CLASS_NAMES: tuple[str, ...] = ("bare soil", "cropland", "road", "building", "water", "trees")
@@ -264,17 +265,6 @@ def _ignore_boundaries(labels: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- writing
-def write_category_names(path: str | os.PathLike, names, band: int = 1) -> None:
-    """GDAL category names for ``band`` in the raster's ``.aux.xml`` sidecar (GDAL PAM):
-    QGIS shows them in the legend, rsseg reads them as class names."""
-    categories = "".join(f"      <Category>{escape(n)}</Category>\n" for n in names)
-    Path(f"{path}.aux.xml").write_text(
-        f'<PAMDataset>\n  <PAMRasterBand band="{band}">\n    <CategoryNames>\n{categories}'
-        "    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n",
-        encoding="utf-8",
-    )
-
-
 def _profile(h: int, w: int, count: int) -> dict:
     return dict(
         driver="GTiff", width=w, height=h, count=count, dtype="uint8", crs=CRS,

@@ -44,7 +44,7 @@ from engine.model_card import ModelCard, default_color
 from engine.progress import RunFeedback
 from engine.safeguards import check_band_count
 from engine.tiling import DEFAULT_OVERLAP_PERCENT, card_tile_size
-from training.checkpoint import Checkpoint, CheckpointError, config_from_dict
+from training.checkpoint import Checkpoint, CheckpointError, config_from_dict, load_checkpoint
 from training.data.rasters import valid_mask
 from training.methods.sdcluster import DenseBranch, SDClusterMethod, cosine_scores
 from training.methods.sdcluster_config import SDClusterConfig
@@ -202,10 +202,7 @@ def merge_matrix(
 def load_sdcluster(checkpoint_path: str | os.PathLike,
                    parameter: str = "CHECKPOINT") -> tuple[Checkpoint, SDClusterMethod]:
     """The checkpoint and its method with the trained weights (eval mode, CPU)."""
-    try:
-        checkpoint = Checkpoint.load(checkpoint_path)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{parameter}: {exc}") from None
+    checkpoint = load_checkpoint(checkpoint_path, parameter)
     if checkpoint.method != "sdcluster":
         raise CheckpointError(
             f"{parameter}: {Path(checkpoint_path).name} is a {checkpoint.method} checkpoint; cluster maps need an "
