@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import write_geotiff
+from helpers import write_geotiff
 
 COLOURS = np.array([[40, 80, 200], [200, 120, 40], [100, 220, 100]])
 

@@ -92,7 +92,9 @@ def set_defaults(model, child) -> None:
 def main() -> int:
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo / "tests"))
-    from conftest import load_rsseg_package  # also puts the repo and processing on sys.path
+    from helpers import QGIS_PLUGINS, load_rsseg_package
+
+    sys.path[1:1] = [str(repo), QGIS_PLUGINS]  # the plugin's packages, and QGIS's `processing`
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)

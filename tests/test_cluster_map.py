@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sdcluster_scene import make_scene, write_scene
 
 from training.checkpoint import Checkpoint, config_to_dict
+from training.data.synthetic import paint_block_scene, write_block_scene
 from training.methods.sdcluster import SDClusterMethod
 from training.methods.sdcluster_config import SDClusterConfig
 from training.methods.sdcluster_export import (
@@ -90,7 +90,7 @@ def test_merged_map_recolours_the_prototype_map(tmp_path):
     torch.set_num_threads(1)
     ckpt_path = tmp_path / "sdc.pt"
     save_checkpoint(ckpt_path)
-    image_path, _ = write_scene(tmp_path, 64, 16)
+    image_path, _ = write_block_scene(tmp_path, 64, 16)
     net0, _, rec0 = build_cluster_net(ckpt_path, 0, image_path)
     net2, _, rec2 = build_cluster_net(ckpt_path, 2, image_path)
     assert rec2["clusters"] == 2 and len(rec2["cluster_prototypes"]) == 2
@@ -122,7 +122,7 @@ def test_tiled_map_matches_whole_image_map(tmp_path):
     torch.set_num_threads(1)
     ckpt_path = tmp_path / "sdc.pt"
     save_checkpoint(ckpt_path)
-    image_path, _ = write_scene(tmp_path, 192, 48)
+    image_path, _ = write_block_scene(tmp_path, 192, 48)
     model = export_cluster_model(ckpt_path, tmp_path / "c.onnx", clusters=3, usage_raster=image_path)
     tiled = _segment(image_path, model, tmp_path / "tiled.tif", 64)
     whole = _segment(image_path, model, tmp_path / "whole.tif", 192)
@@ -143,7 +143,7 @@ def test_large_raster_streams_through_the_engine(tmp_path):
     torch.set_num_threads(1)
     ckpt_path = tmp_path / "sdc.pt"
     save_checkpoint(ckpt_path)
-    image, _ = make_scene(1500, 100, seed=1)
+    image, _ = paint_block_scene(1500, 100, seed=1)
     path = tmp_path / "big.tif"
     with rasterio.open(path, "w", driver="GTiff", width=1500, height=1500, count=3, dtype="uint8", tiled=True,
                        crs="EPSG:32640", transform=from_origin(500000.0, 2800000.0, 1.0, 1.0)) as dst:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sdcluster_scene import write_scene
+
+from training.data.synthetic import write_block_scene
 
 
 def test_pretrain_then_cluster_map(qgis_app, tmp_path):
@@ -13,7 +14,7 @@ def test_pretrain_then_cluster_map(qgis_app, tmp_path):
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback
 
     torch.set_num_threads(1)
-    image, _ = write_scene(tmp_path / "data", 96, 32)
+    image, _ = write_block_scene(tmp_path / "data", 96, 32)
     checkpoint = tmp_path / "sdc.pt"
     feedback = QgsProcessingFeedback()
     result = processing.run("rsseg:pretrain_sdcluster", {
@@ -52,7 +53,7 @@ def test_cluster_map_rejects_other_checkpoints(qgis_app, tmp_path):
 
     from training.checkpoint import Checkpoint
 
-    image, _ = write_scene(tmp_path, 64, 32)
+    image, _ = write_block_scene(tmp_path, 64, 32)
     other = tmp_path / "grass.pt"
     Checkpoint(method="grass", config={}, bands=[1, 2, 3], band_offset=[0.0] * 3, band_scale=[1.0] * 3,
                model_state={"w": torch.zeros(1)}).save(other)

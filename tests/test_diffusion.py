@@ -6,9 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import SHARED_DATA, write_geotiff  # noqa: E402
-from tests.sdcluster_scene import make_scene  # noqa: E402
+from helpers import SHARED_DATA, write_geotiff  # noqa: E402
+
 from training.checkpoint import Checkpoint  # noqa: E402
+from training.data.synthetic import paint_block_scene  # noqa: E402
 from training.methods import pretrain  # noqa: E402
 from training.methods.diffusion import (  # noqa: E402
     DiffusionMethod,
@@ -89,7 +90,7 @@ def _fixed_loss(method, images, t, noise):
 
 
 def test_loss_falls_on_a_generated_scene():
-    image, _ = make_scene(64, 16, seed=1)
+    image, _ = paint_block_scene(64, 16, seed=1)
     x = torch.from_numpy(image.astype(np.float32))
     x = (x - x.mean(dim=(1, 2), keepdim=True)) / x.std(dim=(1, 2), keepdim=True)
     patches = torch.stack([x[:, r:r + 32, c:c + 32] for r in (0, 16, 32) for c in (0, 16, 32)])
@@ -130,7 +131,7 @@ def test_sampling_returns_finite_images_of_the_right_shape(eta):
 
 
 def test_pretraining_run_writes_checkpoint_and_sample_grid(tmp_path):
-    image, _ = make_scene(64, 16, seed=2)
+    image, _ = paint_block_scene(64, 16, seed=2)
     raster = write_geotiff(tmp_path / "scene.tif", image)
     config = DiffusionConfig(inputs=[str(raster)], patch_size=32, batch_size=4, epochs=1, patches_per_epoch=8,
                              sample_steps=3, sample_count=2, **TINY)

@@ -1,4 +1,5 @@
-"""rsseg:pretrain_diffusion through processing.run in a headless QGIS."""
+"""rsseg:pretrain_diffusion specifics: no BACKBONE, BANDS and the denoiser fields reach the
+checkpoint (the shared contract of the pretraining algorithms: test_pretrain_contract.py)."""
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,9 @@ import pytest
 pytest.importorskip("qgis.core")
 pytest.importorskip("torch")
 
-from tests.conftest import write_geotiff  # noqa: E402
-from tests.sdcluster_scene import make_scene  # noqa: E402
+from helpers import write_geotiff  # noqa: E402
+
+from training.data.synthetic import paint_block_scene  # noqa: E402
 
 
 def test_form_has_the_shared_and_the_diffusion_parameters(rsseg_provider):
@@ -27,7 +29,7 @@ def test_processing_run_trains_and_writes_samples(qgis_app, tmp_path):
     from training.checkpoint import Checkpoint
 
     torch.set_num_threads(1)
-    image, _ = make_scene(64, 16, seed=4)
+    image, _ = paint_block_scene(64, 16, seed=4)
     folder = tmp_path / "imagery"
     folder.mkdir()
     write_geotiff(folder / "scene.tif", image)
@@ -44,17 +46,3 @@ def test_processing_run_trains_and_writes_samples(qgis_app, tmp_path):
     assert ck.extra_state["denoiser"]["channel_mults"] == [1, 2, 2]
     assert ck.extra_state["diffusion"]["schedule"] == "cosine"
     assert list((tmp_path / "ddpm_diagnostics").glob("diffusion_samples_*.png"))
-
-
-def test_bad_schedule_is_reported_with_the_parameter_name(qgis_app, tmp_path):
-    import processing
-    from qgis.core import QgsProcessingException
-
-    image, _ = make_scene(64, 16, seed=4)
-    raster = write_geotiff(tmp_path / "scene.tif", image)
-    with pytest.raises(QgsProcessingException, match="SCHEDULE"):
-        processing.run("rsseg:pretrain_diffusion", {
-            "INPUT": [str(raster)], "SCHEDULE": "quadratic", "PATCH_SIZE": 32, "BATCH_SIZE": 4,
-            "PATCHES_PER_EPOCH": 8, "OUTPUT_CHECKPOINT": str(tmp_path / "x.pt"),
-        })
-    assert not (tmp_path / "x.pt").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 
 from engine.blending import StripBlender, argmax_classes
 from engine.raster_io import ClassRasterWriter, Region

@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 from helpers_onnx import conv_model, run_whole
 from rasterio.transform import from_origin
 

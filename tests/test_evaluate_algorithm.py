@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-
-from tests.conftest import write_geotiff
+from helpers import write_geotiff
 
 pytest.importorskip("qgis.core")
 

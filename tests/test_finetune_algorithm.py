@@ -75,7 +75,7 @@ def test_finetune_with_polygon_labels(qgis_app, tmp_path):
 
 def test_errors_name_the_parameter(qgis_app, tmp_path):
     import processing
-    from conftest import write_geotiff
+    from helpers import write_geotiff
     from qgis.core import QgsProcessingException
     image, _ = write_scene(tmp_path, size=64)
     empty = write_geotiff(tmp_path / "empty.tif", np.full((64, 64), 255, np.uint8))

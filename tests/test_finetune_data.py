@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
 from finetune_scene import tiny_config, write_scene
+from helpers import write_geotiff
 from rasterio.transform import from_origin
 
 torch = pytest.importorskip("torch")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, SHARED_DATA, write_geotiff
+from helpers import REPO, SHARED_DATA, write_geotiff
 
 from training.checkpoint import Checkpoint
 from training.methods import pretrain

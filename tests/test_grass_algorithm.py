@@ -1,4 +1,5 @@
-"""rsseg:pretrain_grass through processing.run in a headless QGIS."""
+"""rsseg:pretrain_grass specifics: WARMUP_EPOCHS in the main form, both stages run (the shared
+contract of the pretraining algorithms: test_pretrain_contract.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 pytest.importorskip("qgis.core")
 pytest.importorskip("torch")
 
-from tests.conftest import write_geotiff  # noqa: E402
+from helpers import write_geotiff  # noqa: E402
 
 
 def _raster(path):
@@ -52,16 +53,3 @@ def test_processing_run_trains_both_stages(qgis_app, tmp_path):
     assert ck.method == "grass" and ck.finished and ck.config["warmup_epochs"] == 1
     assert [h["stage"] for h in ck.history] == [1.0, 2.0]
     assert list((tmp_path / "grass_diagnostics").glob("grass_epoch*.png"))
-
-
-def test_batch_size_one_is_reported(qgis_app, tmp_path):
-    import processing
-    from qgis.core import QgsProcessingException
-
-    raster = _raster(tmp_path / "scene.tif")
-    with pytest.raises(QgsProcessingException, match="BATCH_SIZE must be at least 2"):
-        processing.run("rsseg:pretrain_grass", {
-            "INPUT": [str(raster)], "PATCH_SIZE": 64, "BATCH_SIZE": 1, "EPOCHS": 2, "WARMUP_EPOCHS": 1,
-            "PATCHES_PER_EPOCH": 4, "OUTPUT_CHECKPOINT": str(tmp_path / "x.pt"),
-        })
-    assert not (tmp_path / "x.pt").exists()

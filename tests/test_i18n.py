@@ -4,7 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 TS_FILE = REPO / "i18n" / "rsseg_zh_CN.ts"
 QM_FILE = REPO / "i18n" / "rsseg_zh_CN.qm"

@@ -5,7 +5,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import REPO
+from helpers import REPO
 from test_qgis_process import SEGMENT_MODULE, qgis_process, red_blue_model, two_colour_scene
 
 MODEL3 = REPO / "tests" / "segment_and_count.model3"

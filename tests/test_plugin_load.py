@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import QGIS_PLUGINS, REPO
+from helpers import QGIS_PLUGINS, REPO
 
 GROUP_NAMES = {"Pretraining", "Fine-tuning", "Inference", "Evaluation", "Tools"}
 
@@ -53,7 +53,7 @@ def test_every_listed_algorithm_loads(rsseg_provider):
 
 
 def test_init_processing_twice_keeps_one_provider_and_unload_removes_it(qgis_app):
-    from conftest import load_rsseg_package
+    from helpers import load_rsseg_package
     from qgis.core import QgsApplication
 
     registry = QgsApplication.processingRegistry()
@@ -103,7 +103,7 @@ def test_loading_the_plugin_does_not_import_torch():
 
 
 def test_class_factory_puts_the_plugin_folder_and_venv_on_the_path(tmp_path, monkeypatch):
-    from conftest import load_rsseg_package
+    from helpers import load_rsseg_package
 
     rsseg = load_rsseg_package()
     venv_site = rsseg.venv_site_packages(tmp_path)

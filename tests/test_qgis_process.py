@@ -6,7 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import REPO, make_onnx_model, write_geotiff
+from helpers import REPO, make_onnx_model, write_geotiff
 
 QGIS_PROCESS = REPO / "scripts" / "qgis_process"
 SEGMENT_MODULE = REPO / "plugin" / "algorithms" / "segment.py"

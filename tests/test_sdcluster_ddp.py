@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from helpers_torchrun import run_torchrun
-from sdcluster_scene import write_scene
+
+from training.data.synthetic import write_block_scene
 
 torch = pytest.importorskip("torch")
 
@@ -41,7 +42,7 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow  # two torch start-ups plus a rendezvous: 20-40 s on a busy machine
 def test_two_processes(tmp_path):
-    image, _ = write_scene(tmp_path, 64, 32)
+    image, _ = write_block_scene(tmp_path, 64, 32)
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(repo=str(REPO), image=str(image), output=str(tmp_path / "sdc.pt"),
                                     folder=str(tmp_path)))

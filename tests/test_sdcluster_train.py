@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sdcluster_scene import make_scene, write_scene
 
 from training.checkpoint import Checkpoint
+from training.data.synthetic import paint_block_scene, write_block_scene
 from training.methods import pretrain
 from training.methods.sdcluster import SDClusterMethod
 from training.methods.sdcluster_config import SDClusterConfig
@@ -33,7 +33,7 @@ def normalised(image: np.ndarray, checkpoint: Checkpoint) -> torch.Tensor:
 
 def test_short_run_saves_a_usable_checkpoint(tmp_path):
     torch.set_num_threads(1)
-    image, _ = write_scene(tmp_path / "data", 96, 32)
+    image, _ = write_block_scene(tmp_path / "data", 96, 32)
     config = SDClusterConfig(inputs=[str(image)], batch_size=4, epochs=1, patches_per_epoch=8, **TINY)
     out = tmp_path / "sdc.pt"
     result = pretrain("sdcluster", config, out)
@@ -97,7 +97,7 @@ def test_clusters_separate_textures(tmp_path):
     """16 steps on a 3-texture scene: clusters match the classes far better than chance
     (majority class 44 %) and than the same network before training."""
     torch.set_num_threads(1)
-    image_path, _ = write_scene(tmp_path / "data", 128, 32)
+    image_path, _ = write_block_scene(tmp_path / "data", 128, 32)
     config = SDClusterConfig(inputs=[str(image_path)], batch_size=8, epochs=2, patches_per_epoch=64,
                              learning_rate=1e-3, **{**TINY, "projector_hidden": 128, "predictor_hidden": 128})
     torch.manual_seed(0)
@@ -108,7 +108,7 @@ def test_clusters_separate_textures(tmp_path):
     method = SDClusterMethod(config, 3)
     method.load_state_dict(ckpt.model_state)
     method.eval()
-    image, ref = make_scene(128, 32)
+    image, ref = paint_block_scene(128, 32)
     x = normalised(image, ckpt)
     trained_acc = matched_accuracy(method.cluster_ids(x, "student")[0].numpy(), ref, 8, 3)
     before_acc = matched_accuracy(untrained.cluster_ids(x, "student")[0].numpy(), ref, 8, 3)

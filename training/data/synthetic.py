@@ -9,7 +9,8 @@ call always gives the same rasters. Being synthetic, scores on it say only that 
 pipeline works, not how well a method does on real imagery.
 
 :func:`make_texture_scene` makes a few large regions of clearly different textures, the
-easy case for unsupervised clustering tests.
+easy case for unsupervised clustering tests; :func:`paint_block_scene` a grid of blocks of
+three colour-and-texture classes, small enough for the pretraining tests.
 
 numpy and rasterio only (no torch): the demo and the engine's tests call it too.
 """
@@ -159,7 +160,8 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
         cover = rng.uniform(0.45, 0.95)  # growth stage: fraction of ground the crop hides
         fraction = np.clip(cover + (1 - cover) * (rows - 0.5) * 1.6, 0.1, 1.0)
         crop = SPECTRA[CROP] * rng.uniform(0.9, 1.1, size=4).astype(np.float32)
-        spectrum[:, y0:y1, x0:x1] = fraction[None] * crop[:, None, None] + (1 - fraction[None]) * spectrum[:, y0:y1, x0:x1]
+        ground = spectrum[:, y0:y1, x0:x1]
+        spectrum[:, y0:y1, x0:x1] = fraction[None] * crop[:, None, None] + (1 - fraction[None]) * ground
         labels[sl] = CROP
 
     # water: a meandering river of varying width and a lake
@@ -285,6 +287,7 @@ def write_labels(path, labels: np.ndarray, names=CLASS_NAMES, colors=CLASS_COLOR
 
 
 def write_image(path, image: np.ndarray, band_names=BAND_NAMES, description: str = "") -> None:
+    """uint8 image GeoTIFF with band names, tagged SYNTHETIC so nobody mistakes it for real imagery."""
     with rasterio.open(path, "w", **_profile(image.shape[1], image.shape[2], image.shape[0])) as dst:
         dst.write(image)
         for i in range(image.shape[0]):
@@ -371,3 +374,46 @@ def make_texture_scene(
     fractions = np.bincount(labels.ravel(), minlength=num_textures) / labels.size
     return SyntheticScene(Path(path_image), Path(path_labels) if path_labels else None, names, colors,
                           tuple(float(f) for f in fractions))
+
+
+# ----------------------------------------------------------------------------- blocks
+BLOCK_COLOURS = np.array([[40, 110, 50], [200, 190, 150], [60, 80, 160]], dtype=np.float32)
+
+
+def paint_block_scene(size: int = 128, block: int = 32, seed: int = 0,
+                      classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(3, size, size) uint8 image and (size, size) uint8 labels: random blocks of classes.
+
+    Each class has its own colour *and* texture (smooth, stripes, speckle), so a clustering
+    that works separates them and the labels tell how well; every class occurs.
+    """
+    rng = np.random.default_rng(seed)
+    n = -(-size // block)
+    layout = rng.integers(0, classes, size=(n, n))
+    layout.flat[:classes] = np.arange(classes)          # every class present
+    labels = np.kron(layout, np.ones((block, block), dtype=np.int64))[:size, :size]
+    _yy, xx = np.mgrid[0:size, 0:size]
+    textures = [
+        rng.normal(0, 6, (size, size)),                                   # smooth vegetation
+        18 * np.sign(np.sin(xx * 2 * np.pi / 6)) + rng.normal(0, 4, (size, size)),  # stripes (fields)
+        rng.normal(0, 30, (size, size)),                                  # speckle (roofs)
+    ]
+    image = np.zeros((3, size, size), dtype=np.float32)
+    for k in range(classes):
+        mask = labels == k
+        for b in range(3):
+            image[b][mask] = BLOCK_COLOURS[k % 3, b] + textures[k % 3][mask]
+    return np.clip(image, 0, 255).astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_block_scene(folder: str | os.PathLike, size: int = 128, block: int = 32, seed: int = 0) -> tuple[Path, Path]:
+    """The block scene as ``scene_image.tif`` and ``scene_label.tif`` (1 m pixels, EPSG:32640)."""
+    image, labels = paint_block_scene(size, block, seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "scene_image.tif", folder / "scene_label.tif"
+    for path, data, extra in ((paths[0], image, {}), (paths[1], labels[None], {"nodata": IGNORE})):
+        with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=data.shape[0], dtype="uint8",
+                           crs="EPSG:32640", transform=from_origin(500000.0, 2800000.0, 1.0, 1.0), **extra) as dst:
+            dst.write(data)
+    return paths

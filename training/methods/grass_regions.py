@@ -9,8 +9,9 @@ contrastive loss, the authors' code (``GraSS_train_step.py``: ``getHeadMapCut`` 
    ``sign='absolute'`` uses |M| instead, an option of ours);
 3. upsampled to the view size (bilinear), thresholded at min + ratio * (max - min);
 4. the 8-connected component holding the map's maximum; its bounding box;
-5. that box is cropped from the view and resized back to the view size; a view whose map
-   has no component (a flat map) is kept as it is.
+5. (in :func:`training.methods.grass.crop_views`, which the training step calls) that box
+   is cropped from the view and resized back to the view size; a view whose map has no
+   component (a flat map) gets the whole view as its box.
 
 Connected components without scipy/skimage: we only ever need the component holding the
 maximum, so instead of labelling every component we flood-fill from the argmax pixel by
@@ -133,15 +134,3 @@ def region_boxes(
         return scale_boxes(boxes, tuple(maps.shape[1:]), view_size), found
     raise ValueError(f"REGION_RESOLUTION must be 'view' or 'feature', got {resolution!r}")
 
-
-def crop_and_resize(views: torch.Tensor, boxes: torch.Tensor, found: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
-    """Each view's box cut out and resized back to the view size; views without a region
-    are returned unchanged. ``mode`` 'nearest' as the authors' code, or 'bilinear'."""
-    size = views.shape[-2:]
-    out = views.clone()
-    for i in torch.nonzero(found).flatten().tolist():
-        r0, c0, r1, c1 = boxes[i].tolist()
-        crop = views[i : i + 1, :, r0:r1, c0:c1]
-        kwargs = {"align_corners": False} if mode == "bilinear" else {}
-        out[i : i + 1] = F.interpolate(crop, size=size, mode=mode, **kwargs)
-    return out

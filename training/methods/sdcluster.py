@@ -188,6 +188,7 @@ class SDClusterMethod(PretrainMethod):
 
     def __init__(self, config: SDClusterConfig, in_channels: int) -> None:
         super().__init__(config, in_channels)
+        self.validate(config)  # before building: the encoder's own error would not name the parameter
         self.student = DenseBranch(config, in_channels)
         self.teacher = copy.deepcopy(self.student)
         for p in self.teacher.parameters():
