@@ -25,6 +25,7 @@ from rasterio.enums import MaskFlags
 from rasterio.windows import Window, from_bounds
 
 from .atomic import atomic_write_text, commit, discard, register_temp, temp_path_for
+from .nodata import nodata_pixels
 
 CLASS_NODATA = 255
 CONFIDENCE_NODATA = -1.0
@@ -112,18 +113,8 @@ class RasterReader:
         valid = np.ones(raw.shape[1:], dtype=bool)
         if self.mask_band:
             valid &= self.src.read_masks(self.bands[0], window=window) > 0
-        if self.nodata is not None:
-            is_nodata = np.ones(raw.shape[1:], dtype=bool)
-            for band, value in zip(raw, self.nodata):
-                if value is None:
-                    is_nodata[:] = False
-                elif np.isnan(value):
-                    is_nodata &= np.isnan(band)
-                else:
-                    is_nodata &= band == value
-            valid &= ~is_nodata
-        if self.is_float:
-            valid &= ~np.isnan(raw).any(axis=0)
+        if self.nodata is not None or self.is_float:  # the shared rule: nodata only where every band is
+            valid &= ~nodata_pixels(raw, self.nodata, every_band=True)
         return valid
 
 

@@ -19,6 +19,7 @@ import torch
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
+from engine.nodata import nodata_pixels
 from engine.safeguards import check_rasters
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg")
@@ -77,12 +78,11 @@ class Normalization:
         return (pixels.astype(np.float32) - off) / sc
 
 
-def valid_mask(pixels: np.ndarray, nodata: float | None) -> np.ndarray:
-    """(H, W) bool: pixels where no band equals nodata and every band is finite."""
-    mask = np.all(np.isfinite(pixels), axis=0)
-    if nodata is not None:
-        mask &= ~np.any(pixels == nodata, axis=0)
-    return mask
+def valid_mask(pixels: np.ndarray, nodata: float | Sequence[float | None] | None) -> np.ndarray:
+    """(H, W) bool: pixels training may use. The engine's rule (:mod:`engine.nodata`) with
+    ``every_band=False``: one band at its nodata value already drops the pixel, where
+    inference would still classify it; the module says why they differ."""
+    return ~nodata_pixels(pixels, nodata, every_band=False)
 
 
 def compute_normalization(
