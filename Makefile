@@ -21,12 +21,14 @@ translations: setup
 
 # Benchmarks print JSON. `make bench` runs each at its documented short setting;
 # `make bench-full` is the ~90-minute label-efficiency run behind docs/results.md.
+# bench/ is a package: `python -m bench.<name>` from the repository root (the older
+# `PYTHONPATH=. python bench/<name>.py`, recorded beside some measured numbers, still works).
 BENCH := PYTHONPATH=. $(PYTHON)
 
 bench: setup
-	$(BENCH) bench/segment_throughput.py
-	$(BENCH) bench/model_cost.py
-	$(BENCH) bench/cluster_map_quality.py
+	$(PYTHON) -m bench.segment_throughput
+	$(PYTHON) -m bench.model_cost
+	$(PYTHON) -m bench.cluster_map_quality
 	$(BENCH) bench/label_efficiency.py --quick
 
 bench-full: setup

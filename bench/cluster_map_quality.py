@@ -5,19 +5,21 @@
 2. Export a cluster model with CLUSTERS=5 (the dataset's 5 classes) for the teacher and the
    student network (``training.methods.sdcluster_export``), prototypes used and their
    centroids measured on the test images, and map the 9 images of tile 2 (the test tile
-   of bench/label_efficiency.py) whole with ``engine.segment.segment_raster``.
+   of bench.label_efficiency) whole with ``engine.segment.segment_raster``.
 3. Score with ``engine.evaluate`` in cluster mode (5 clusters vs 5 classes: Hungarian
    matching), pooling the confusion matrices of the test images: matched mIoU, overall
    accuracy. A majority-class map and a map of the untrained network give the floor.
 
-    PYTHONPATH=. .venv/bin/python bench/cluster_map_quality.py               # ~10 min on 2 CPU cores
-    PYTHONPATH=. .venv/bin/python bench/cluster_map_quality.py --steps 40    # quicker, worse
+    .venv/bin/python -m bench.cluster_map_quality               # ~10 min on 2 CPU cores
+    .venv/bin/python -m bench.cluster_map_quality --steps 40    # quicker, worse
 
 Prints JSON; ``--docs`` also writes the numbers and the picture into docs/sdcluster.md.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
 import shlex
 import sys
@@ -25,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from dubai_split import CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, label_of, tile_pairs  # noqa: E402
+from bench.dubai_split import CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, label_of, tile_pairs
+
+REPO = Path(__file__).resolve().parents[1]
 
 PICTURE = REPO / "docs" / "sdcluster_cluster_map.png"
 RESULTS_START, RESULTS_END = "<!-- cluster-map-quality:start -->", "<!-- cluster-map-quality:end -->"
@@ -101,13 +102,16 @@ def update_docs(result: dict) -> None:
     head, rest = text.split(RESULTS_START, 1)
     _, tail = rest.split(RESULTS_END, 1)
     t, s, u = result["teacher"], result["student"], result["untrained"]
+    st, m = result["settings"], result["majority"]
     body = f"""
 Command: `{result['command']}` ({result['wall_seconds']:.0f} s wall time on {result['machine']}).
 
-Pretraining: {result['settings']['steps']} steps of {result['settings']['batch_size']} patches of
-{result['settings']['patch_size']} px (ResNet-18, output stride {result['settings']['output_stride']},
-{result['settings']['prototypes']} prototypes, MLP width {result['settings']['projector_hidden']}, lr {result['settings']['learning_rate']}, {result['pretrain_seconds']:.0f} s) on the {result['train_images']}
-images of tiles {', '.join(map(str, TRAIN_TILES))}. Cluster maps with CLUSTERS=5 of the {result['test_images']} images of
+Pretraining: {st['steps']} steps of {st['batch_size']} patches of
+{st['patch_size']} px (ResNet-18, output stride {st['output_stride']},
+{st['prototypes']} prototypes, MLP width {st['projector_hidden']}, lr {st['learning_rate']}, \
+{result['pretrain_seconds']:.0f} s) on the {result['train_images']}
+images of tiles {', '.join(map(str, TRAIN_TILES))}. Cluster maps with CLUSTERS=5 of the \
+{result['test_images']} images of
 tile 2, scored in cluster mode (Hungarian matching of the 5 clusters to the 5 classes, test pixels pooled).
 
 | map | matched mIoU | overall accuracy |
@@ -115,7 +119,7 @@ tile 2, scored in cluster mode (Hungarian matching of the 5 clusters to the 5 cl
 | SDCluster teacher (default) | {t['miou']:.3f} | {t['overall_accuracy']:.3f} |
 | SDCluster student | {s['miou']:.3f} | {s['overall_accuracy']:.3f} |
 | same network before training | {u['miou']:.3f} | {u['overall_accuracy']:.3f} |
-| every pixel "land" (majority class) | {result['majority']['miou']:.3f} | {result['majority']['overall_accuracy']:.3f} |
+| every pixel "land" (majority class) | {m['miou']:.3f} | {m['overall_accuracy']:.3f} |
 
 Per-class IoU (teacher): {', '.join(f'{k} {v:.2f}' for k, v in t['iou'].items())}.
 
@@ -136,7 +140,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--clusters", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch/onnxruntime threads (1: on a shared, oversubscribed CPU more threads only spin)")
-    parser.add_argument("--work", type=Path, default=None, help="folder for the checkpoint and maps (default: temporary)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the checkpoint and maps (default: temporary)")
     parser.add_argument("--docs", action="store_true", help="write the result and picture into docs/")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
@@ -146,10 +151,11 @@ def main(argv=None) -> dict:
 
     import torch
 
-    from engine.segment import segment_raster
     from training.methods import pretrain
     from training.methods.sdcluster_config import SDClusterConfig
-    from training.methods.sdcluster_export import export_cluster_model  # noqa: F401 (fail early)
+
+    for module in ("engine.segment", "training.methods.sdcluster_export"):
+        importlib.import_module(module)  # a broken engine or export fails now, not after the long pretraining
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -180,17 +186,17 @@ def main(argv=None) -> dict:
     for branch in ("teacher", "student"):
         result[branch], maps[branch] = map_and_score(checkpoint, branch, args.clusters, test, work, usage, args.threads)
 
-    # floor 1: the same architecture before training (fresh weights, same seed)
-    from training.checkpoint import Checkpoint, config_to_dict
+    # floor 1: the same architecture before training (fresh weights, same seed), saved as the
+    # trained checkpoint with its weights swapped, so bands, normalisation and config match
+    from training.checkpoint import Checkpoint
     from training.methods.sdcluster import SDClusterMethod
 
     trained = Checkpoint.load(checkpoint)
     torch.manual_seed(0)
-    fresh = SDClusterMethod(config, 3)
+    fresh = SDClusterMethod(config, trained.in_channels)
     untrained_path = work / "untrained.pt"
-    Checkpoint(method="sdcluster", config=config_to_dict(config), bands=trained.bands,
-               band_offset=trained.band_offset, band_scale=trained.band_scale,
-               model_state=fresh.state_dict()).save(untrained_path)
+    dataclasses.replace(trained, model_state=fresh.state_dict(), encoder_state=None, history=[], epoch=0, step=0,
+                        finished=False, optimizer_state=None).save(untrained_path)
     result["untrained"], _ = map_and_score(untrained_path, "teacher", args.clusters, test, work, usage, args.threads,
                                          tag="untrained")
     # floor 2: every pixel the majority class ("land")
@@ -209,12 +215,11 @@ def main(argv=None) -> dict:
 
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     result["machine"] = f"{platform.machine()} CPU, {args.threads} torch threads, shared"
-    result["command"] = "PYTHONPATH=. .venv/bin/python bench/cluster_map_quality.py " + shlex.join(argv or sys.argv[1:])
+    result["command"] = ".venv/bin/python -m bench.cluster_map_quality " + shlex.join(argv or sys.argv[1:])
     if args.docs:
         write_picture(test[0], maps["teacher"][0], PICTURE)
         update_docs(result)
     print(json.dumps(result, indent=2))
-    _ = segment_raster  # imported above so a broken engine fails before the long pretraining
     return result
 
 
