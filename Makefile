@@ -2,10 +2,14 @@
 PYTHON := .venv/bin/python
 PYTEST := QT_QPA_PLATFORM=offscreen $(PYTHON) -m pytest
 
-.PHONY: setup test test-slow demo translations bench bench-full
+.PHONY: setup lint test test-slow demo translations bench bench-full
 
 setup:
 	bash scripts/setup.sh
+
+# ruff, configured in pyproject.toml (rules, per-folder exceptions and the `# noqa` policy)
+lint: setup
+	.venv/bin/ruff check .
 
 test: setup
 	$(PYTEST) -m "not slow" tests

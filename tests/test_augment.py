@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.data.augment import (  # noqa: E402
+from training.data.augment import (
     add_noise,
     crop_resize,
     flip_rotate,

@@ -12,8 +12,8 @@ from finetune_scene import write_scene
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from training.cli import build_parser, main  # noqa: E402
-from training.methods import METHODS, config_class  # noqa: E402
+from training.cli import build_parser, main
+from training.methods import METHODS, config_class
 
 REPO = Path(__file__).resolve().parents[1]
 

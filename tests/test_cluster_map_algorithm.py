@@ -58,5 +58,6 @@ def test_cluster_map_rejects_other_checkpoints(qgis_app, tmp_path):
     Checkpoint(method="grass", config={}, bands=[1, 2, 3], band_offset=[0.0] * 3, band_scale=[1.0] * 3,
                model_state={"w": torch.zeros(1)}).save(other)
     with pytest.raises(QgsProcessingException, match="CHECKPOINT.*SDCluster"):
-        processing.run("rsseg:cluster_map", {"CHECKPOINT": str(other), "INPUT": str(image), "OUTPUT": str(tmp_path / "o.tif")})
+        processing.run("rsseg:cluster_map",
+                       {"CHECKPOINT": str(other), "INPUT": str(image), "OUTPUT": str(tmp_path / "o.tif")})
     assert not (tmp_path / "o.tif").exists()

@@ -10,16 +10,16 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from helpers import (
-    calibrate_batchnorm,  # noqa: E402
-    write_geotiff,  # noqa: E402
+    calibrate_batchnorm,
+    write_geotiff,
 )
 
-from training.checkpoint import Checkpoint  # noqa: E402
-from training.data.synthetic import paint_block_scene  # noqa: E402
-from training.methods import pretrain  # noqa: E402
-from training.methods.diffusion_config import DiffusionConfig  # noqa: E402
-from training.nets.diff_hrnet import build  # noqa: E402
-from training.nets.registry import build_segmentation_net  # noqa: E402
+from training.checkpoint import Checkpoint
+from training.data.synthetic import paint_block_scene
+from training.methods import pretrain
+from training.methods.diffusion_config import DiffusionConfig
+from training.nets.diff_hrnet import build
+from training.nets.registry import build_segmentation_net
 
 HRNET = dict(width=4, modules=[1, 1, 1, 1], blocks=1, stem_channels=8)
 DENOISER = dict(base_channels=8, channel_mults=[1, 1, 2, 2, 2, 2], blocks_per_level=1, attention_levels=[4])

@@ -6,20 +6,20 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import SHARED_DATA, write_geotiff  # noqa: E402
+from helpers import SHARED_DATA, write_geotiff
 
-from training.checkpoint import Checkpoint  # noqa: E402
-from training.data.synthetic import paint_block_scene  # noqa: E402
-from training.methods import pretrain  # noqa: E402
-from training.methods.diffusion import (  # noqa: E402
+from training.checkpoint import Checkpoint
+from training.data.synthetic import paint_block_scene
+from training.methods import pretrain
+from training.methods.diffusion import (
     DiffusionMethod,
     alphas_cumprod,
     ddim_sample,
     denoiser_spec,
     q_sample,
 )
-from training.methods.diffusion_config import DiffusionConfig  # noqa: E402
-from training.nets.unet_ddpm import DenoiserSpec, UNetDenoiser  # noqa: E402
+from training.methods.diffusion_config import DiffusionConfig
+from training.nets.unet_ddpm import DenoiserSpec, UNetDenoiser
 
 TINY = dict(base_channels=8, channel_mults=[1, 2, 2], blocks_per_level=1, attention_levels=[2])
 
@@ -78,7 +78,8 @@ def test_preset_and_explicit_fields():
     small = denoiser_spec(DiffusionConfig(), 3)
     assert small.base_channels == 32 and small.channel_mults == [1, 1, 2, 2, 4, 4]
     custom = denoiser_spec(DiffusionConfig(base_channels=16, channel_mults=[1.0, 2.0], attention_levels=[-1]), 5)
-    assert (custom.in_channels, custom.base_channels, custom.channel_mults, custom.attention_levels) == (5, 16, [1, 2], [])
+    got = (custom.in_channels, custom.base_channels, custom.channel_mults, custom.attention_levels)
+    assert got == (5, 16, [1, 2], [])
     with pytest.raises(ValueError, match="PRESET"):
         denoiser_spec(DiffusionConfig(preset="huge"), 3)
 
@@ -126,7 +127,8 @@ def test_sampling_returns_finite_images_of_the_right_shape(eta):
     abar = alphas_cumprod("cosine", 100).float()
     out = ddim_sample(net, (2, 4, 24, 24), abar, steps=5, eta=eta, clip=4.0, generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, 4, 24, 24) and torch.isfinite(out).all()
-    again = ddim_sample(net, (2, 4, 24, 24), abar, steps=5, eta=eta, clip=4.0, generator=torch.Generator().manual_seed(0))
+    again = ddim_sample(net, (2, 4, 24, 24), abar, steps=5, eta=eta, clip=4.0,
+                        generator=torch.Generator().manual_seed(0))
     assert torch.equal(out, again)  # seeded sampling repeats
 
 

@@ -7,9 +7,9 @@ import pytest
 pytest.importorskip("qgis.core")
 pytest.importorskip("torch")
 
-from helpers import write_geotiff  # noqa: E402
+from helpers import write_geotiff
 
-from training.data.synthetic import paint_block_scene  # noqa: E402
+from training.data.synthetic import paint_block_scene
 
 
 def test_form_has_the_shared_and_the_diffusion_parameters(rsseg_provider):

@@ -101,7 +101,8 @@ def test_uint16_multiband_with_band_selection_and_card_normalisation(tmp_path):
     classes, _ = read(result.output_path)
     assert (classes == expected).mean() > 0.999
     # explicit BANDS override the card
-    other = segment_raster(str(raster), str(model), str(tmp_path / "out2.tif"), bands=[1, 2, 3], tile_size=64, feedback=QUIET)
+    other = segment_raster(str(raster), str(model), str(tmp_path / "out2.tif"), bands=[1, 2, 3], tile_size=64,
+                           feedback=QUIET)
     assert other.bands == [1, 2, 3]
 
 
@@ -110,7 +111,8 @@ def test_extent_clips_output_to_the_raster_grid(tmp_path):
     raster = write_geotiff(tmp_path / "in.tif", image)  # origin (500000, 2800000), 1 m pixels
     model = conv_model(tmp_path / "m.onnx", 3, 3)
     extent = (500010.5, 2800000.0 - 70.2, 500060.0, 2800000.0 - 20.0)  # cols 10..60, rows 20..71
-    result = segment_raster(str(raster), str(model), str(tmp_path / "out.tif"), extent=extent, tile_size=32, feedback=QUIET)
+    result = segment_raster(str(raster), str(model), str(tmp_path / "out.tif"), extent=extent, tile_size=32,
+                            feedback=QUIET)
     classes, profile = read(result.output_path)
     assert classes.shape == (51, 50)
     assert profile["transform"] == from_origin(500010.0, 2800000.0 - 20.0, 1.0, 1.0)
@@ -129,9 +131,11 @@ def test_deepness_style_fixed_model_with_cropped_output_and_rgba(tmp_path):
                        transform=from_origin(1000.0, 5000.0, 1.0, 1.0), photometric="RGB", alpha="YES") as dst:
         dst.write(np.concatenate([rgb, alpha]))
     meta = {"model_type": json.dumps("Segmentor"), "class_names": json.dumps({"0": "bg", "1": "fg"}),
-            "tiles_size": json.dumps(64), "tiles_overlap": json.dumps(20), "standardization_mean": json.dumps([0.5] * 3),
+            "tiles_size": json.dumps(64), "tiles_overlap": json.dumps(20),
+            "standardization_mean": json.dumps([0.5] * 3),
             "standardization_std": json.dumps([0.25] * 3)}
-    model = conv_model(tmp_path / "d.onnx", 3, 2, kernel=1, layers=2, input_size=64, fixed_batch=1, crop=6, metadata=meta)
+    model = conv_model(tmp_path / "d.onnx", 3, 2, kernel=1, layers=2, input_size=64, fixed_batch=1, crop=6,
+                       metadata=meta)
     result = segment_raster(str(raster), str(model), str(tmp_path / "out.tif"), batch_size=8, feedback=QUIET)
     assert result.tile_size == (64, 64) and result.batch_size == 1 and result.class_names == ["bg", "fg"]
     classes, _ = read(result.output_path)

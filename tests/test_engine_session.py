@@ -38,7 +38,8 @@ def test_auto_device_falls_back_to_cpu_and_cuda_is_explained(monkeypatch):
         choose_providers("cuda")
     with pytest.raises(ValueError, match="DEVICE: expected one of"):
         choose_providers("tpu")
-    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    both = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: both)
     assert choose_providers("auto")[0] == "CUDAExecutionProvider"
     assert choose_providers("cpu") == ["CPUExecutionProvider"]
 

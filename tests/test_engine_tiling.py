@@ -14,7 +14,8 @@ def coverage(length, size, starts):
     return covered
 
 
-@pytest.mark.parametrize("length,size,stride", [(100, 32, 24), (32, 32, 24), (10, 32, 24), (1000, 256, 256), (257, 256, 200)])
+@pytest.mark.parametrize("length,size,stride",
+                         [(100, 32, 24), (32, 32, 24), (10, 32, 24), (1000, 256, 256), (257, 256, 200)])
 def test_axis_starts_cover_without_leaving(length, size, stride):
     starts = axis_starts(length, size, stride)
     assert starts[0] == 0 and list(starts) == sorted(set(starts))

@@ -12,11 +12,11 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 torch.set_num_threads(1)
 
-from engine.model_card import ModelCard  # noqa: E402
-from engine.progress import RunFeedback  # noqa: E402
-from training.checkpoint import Checkpoint, CheckpointError  # noqa: E402
-from training.export import ExportError, export_checkpoint, export_module  # noqa: E402
-from training.finetune import finetune  # noqa: E402
+from engine.model_card import ModelCard
+from engine.progress import RunFeedback
+from training.checkpoint import Checkpoint, CheckpointError
+from training.export import ExportError, export_checkpoint, export_module
+from training.finetune import finetune
 
 QUIET = RunFeedback(log=lambda _m: None)
 
@@ -48,7 +48,8 @@ def test_export_checkpoint_parity_and_card(tmp_path, finetuned):
     assert card.band_scale == pytest.approx(ckpt.band_scale)
     assert (card.tile_size, card.tile_overlap_percent) == (32, 10.0)   # the training patch size: its geometry
     assert card.outputs == "probabilities" and card.task == "segmentation" and card.method == "supervised"
-    assert card.config["architecture"] == "deeplabv3plus" and card.config["architecture_kwargs"]["backbone"] == "resnet18"
+    assert card.config["architecture"] == "deeplabv3plus"
+    assert card.config["architecture_kwargs"]["backbone"] == "resnet18"
     assert card.resolution_cm == pytest.approx(100.0)
     # dynamic batch and tile size; probabilities sum to one
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -88,7 +89,8 @@ def test_export_refuses_pretraining_and_corrupt_checkpoints(tmp_path):
     pre = tmp_path / "grass.pt"
     Checkpoint(method="grass", config={}, bands=[1, 2, 3], band_offset=[0.0] * 3, band_scale=[1.0] * 3,
                model_state={}).save(pre)
-    with pytest.raises(CheckpointError, match="CHECKPOINT: grass.pt is a grass pretraining checkpoint.*fine-tune it first"):
+    expected = "CHECKPOINT: grass.pt is a grass pretraining checkpoint.*fine-tune it first"
+    with pytest.raises(CheckpointError, match=expected):
         export_checkpoint(pre, tmp_path / "x.onnx")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage")

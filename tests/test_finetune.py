@@ -7,11 +7,11 @@ from finetune_scene import tiny_config, write_scene
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from engine.progress import Cancelled, RunFeedback  # noqa: E402
-from training.checkpoint import Checkpoint, CheckpointError  # noqa: E402
-from training.finetune import best_checkpoint_path, finetune, last_checkpoint_path  # noqa: E402
-from training.nets.deeplab import build  # noqa: E402
-from training.nets.resnet import ResNetEncoder  # noqa: E402
+from engine.progress import Cancelled, RunFeedback
+from training.checkpoint import Checkpoint, CheckpointError
+from training.finetune import best_checkpoint_path, finetune, last_checkpoint_path
+from training.nets.deeplab import build
+from training.nets.resnet import ResNetEncoder
 
 QUIET = RunFeedback(log=lambda _m: None)
 

@@ -27,7 +27,7 @@ def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
     messages: list[str] = []
 
     class Capture(QgsProcessingFeedback):
-        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+        def pushInfo(self, info):
             messages.append(info)
             super().pushInfo(info)
 

@@ -11,8 +11,8 @@ from rasterio.transform import from_origin
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from engine.progress import RunFeedback  # noqa: E402
-from training.data.labels import (  # noqa: E402
+from engine.progress import RunFeedback
+from training.data.labels import (
     LabeledPatchDataset,
     check_labels,
     class_ids_present,
@@ -21,9 +21,9 @@ from training.data.labels import (  # noqa: E402
     open_label,
     read_label,
 )
-from training.data.rasters import Normalization  # noqa: E402
-from training.data.splits import axis_segments, split_patches, tile_offsets  # noqa: E402
-from training.finetune import prepare_data  # noqa: E402
+from training.data.rasters import Normalization
+from training.data.splits import axis_segments, split_patches, tile_offsets
+from training.finetune import prepare_data
 
 
 def _overlap(a, b) -> bool:

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("qgis.core")
 pytest.importorskip("torch")
 
-from helpers import write_geotiff  # noqa: E402
+from helpers import write_geotiff
 
 
 def _raster(path):

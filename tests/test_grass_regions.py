@@ -175,7 +175,8 @@ def _scene(g: torch.Generator, row: int, col: int) -> torch.Tensor:
     texture differ per patch: only the square tells the patches apart."""
     background = 0.3 * torch.randn(1, 3, P, P, generator=g)
     x = background.repeat(N, 1, 1, 1)
-    x[:, :, row : row + K, col : col + K] = 1.5 * torch.randn(N, 3, 1, 1, generator=g) + 0.3 * torch.randn(N, 3, K, K, generator=g)
+    x[:, :, row : row + K, col : col + K] = (1.5 * torch.randn(N, 3, 1, 1, generator=g)
+                                             + 0.3 * torch.randn(N, 3, K, K, generator=g))
     return x
 
 
@@ -190,7 +191,8 @@ def _briefly_trained_grass(seed: int, map_sign: str) -> tuple[GraSSMethod, torch
         row, col = torch.randint(0, P - K, (2,), generator=g).tolist()
         x = _scene(g, row, col)
         views = torch.cat([x, x])
-        views = views * (1 + 0.2 * torch.randn(2 * N, 3, 1, 1, generator=g)) + 0.1 * torch.randn(views.shape, generator=g)
+        views = (views * (1 + 0.2 * torch.randn(2 * N, 3, 1, 1, generator=g))
+                 + 0.1 * torch.randn(views.shape, generator=g))
         loss = method.contrast(method.embed(views))
         optimizer.zero_grad()
         loss.backward()

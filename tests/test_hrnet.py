@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.nets.hrnet import HRNet, build  # noqa: E402
+from training.nets.hrnet import HRNet, build
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,8 @@ def ts_translations(path=TS_FILE) -> dict[tuple[str, str], str]:
         name = context.findtext("name")
         for message in context.iter("message"):
             translation = message.find("translation")
-            if translation is not None and translation.text and translation.get("type") not in ("unfinished", "obsolete"):
+            finished = translation is not None and translation.get("type") not in ("unfinished", "obsolete")
+            if finished and translation.text:
                 table[(name, message.findtext("source"))] = translation.text
     return table
 

@@ -83,7 +83,7 @@ class PretrainContract:
         from training.checkpoint import Checkpoint
 
         class CancelAtFirstProgress(QgsProcessingFeedback):
-            def setProgress(self, progress):  # noqa: N802 - QGIS's name
+            def setProgress(self, progress):
                 super().setProgress(progress)
                 self.cancel()
 

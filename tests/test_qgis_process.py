@@ -58,7 +58,7 @@ def test_help_of_one_algorithm_per_group(rsseg_provider):
             assert parameter.name() in result.stdout, f"{alg.id()}: {parameter.name()} missing from help"
 
 
-@pytest.mark.skipif(not SEGMENT_MODULE.exists(), reason="plugin/algorithms/segment.py (rsseg:segment) is not written yet")
+@pytest.mark.skipif(not SEGMENT_MODULE.exists(), reason="plugin/algorithms/segment.py (rsseg:segment) is missing")
 def test_segment_end_to_end(tmp_path):
     import rasterio
 
@@ -77,7 +77,7 @@ def test_segment_end_to_end(tmp_path):
     assert not list(tmp_path.glob("*.tmp*")), "a temporary output was left behind"
 
 
-@pytest.mark.skipif(not SEGMENT_MODULE.exists(), reason="plugin/algorithms/segment.py (rsseg:segment) is not written yet")
+@pytest.mark.skipif(not SEGMENT_MODULE.exists(), reason="plugin/algorithms/segment.py (rsseg:segment) is missing")
 def test_segment_reports_a_bad_model_path_clearly(tmp_path):
     scene = two_colour_scene(tmp_path / "scene.tif", size=16)
     result = qgis_process("run", "rsseg:segment", "--", f"INPUT={scene}", f"MODEL={tmp_path / 'missing.onnx'}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import SHARED_DATA
 
 from training.checkpoint import Checkpoint
 from training.data.synthetic import paint_block_scene, write_block_scene
@@ -118,7 +119,7 @@ def test_clusters_separate_textures(tmp_path):
     assert trained_acc > before_acc + 0.05, (trained_acc, before_acc)
 
 
-DUBAI = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dubai_aerial" / "geotiff"
+DUBAI = SHARED_DATA / "dubai_aerial" / "geotiff"
 
 
 @pytest.mark.skipif(not DUBAI.is_dir(), reason=f"real Dubai imagery not found at {DUBAI} (shared data folder absent)")

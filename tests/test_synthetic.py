@@ -15,7 +15,7 @@ def test_scene_is_deterministic_and_has_every_class(tmp_path):
     a = make_scene(tmp_path / "a.tif", tmp_path / "a_labels.tif", size=(256, 256), seed=3)
     make_scene(tmp_path / "b.tif", tmp_path / "b_labels.tif", size=(256, 256), seed=3)
     make_scene(tmp_path / "c.tif", tmp_path / "c_labels.tif", size=(256, 256), seed=4)
-    read = lambda p: rasterio.open(p).read()  # noqa: E731
+    read = lambda p: rasterio.open(p).read()
     np.testing.assert_array_equal(read(tmp_path / "a.tif"), read(tmp_path / "b.tif"))
     np.testing.assert_array_equal(read(tmp_path / "a_labels.tif"), read(tmp_path / "b_labels.tif"))
     assert not np.array_equal(read(tmp_path / "a.tif"), read(tmp_path / "c.tif"))
@@ -42,7 +42,7 @@ def test_rasters_are_georeferenced_tiled_and_labelled(tmp_path):
     assert 0.0 < (labels == IGNORE).mean() < 0.3   # class boundaries only
     # NIR (band 4) / red (band 3): high for vegetation, low for water
     ndvi = (image[3] - image[2]) / (image[3] + image[2] + 1e-6)
-    mean = lambda c: ndvi[labels == c].mean()  # noqa: E731
+    mean = lambda c: ndvi[labels == c].mean()
     assert mean(synthetic.TREES) > 0.4 and mean(synthetic.CROP) > 0.3
     assert mean(synthetic.WATER) < -0.3
     assert mean(synthetic.TREES) > mean(synthetic.SOIL) > mean(synthetic.WATER)
