@@ -47,6 +47,7 @@ class VenvFirstFinder(importlib.abc.MetaPathFinder):
         self.folder = str(folder)
 
     def find_spec(self, fullname, path=None, target=None):
+        """The venv's copy of the listed modules only; None lets the normal search find the rest."""
         if fullname not in self.names:
             return None
         return importlib.machinery.PathFinder.find_spec(fullname, [self.folder])
@@ -68,7 +69,7 @@ def setup_paths(plugin_dir: Path = PLUGIN_DIR) -> None:
         sys.meta_path.insert(0, VenvFirstFinder(names, site))
 
 
-def classFactory(iface):  # noqa: N802 (QGIS API name)
+def classFactory(iface):
     """Called by QGIS with its interface, or with None from qgis_process."""
     setup_paths()
     from plugin.plugin import RssegPlugin

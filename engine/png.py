@@ -30,7 +30,8 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    payload = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    payload = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
+               + chunk(b"IEND", b""))
     return atomic_write_bytes(path, payload)
 
 

@@ -13,11 +13,13 @@ from .provider import RssegProvider
 
 
 class RssegPlugin:
+    """What QGIS loads: registers the Processing provider; the plugin has no GUI of its own."""
+
     def __init__(self, iface=None):
         self.iface = iface
         self.provider: RssegProvider | None = None
 
-    def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
+    def initProcessing(self) -> None:
         """Install the translator, then register the provider (once)."""
         if self.provider is not None:
             return
@@ -25,7 +27,7 @@ class RssegPlugin:
         self.provider = RssegProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
-    def initGui(self) -> None:  # noqa: N802 (QGIS API name)
+    def initGui(self) -> None:
         self.initProcessing()
 
     def unload(self) -> None:

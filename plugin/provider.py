@@ -59,22 +59,22 @@ class RssegProvider(QgsProcessingProvider):
     def name(self) -> str:
         return "rsseg"
 
-    def longName(self) -> str:  # noqa: N802 (QGIS API name)
+    def longName(self) -> str:
         return "rsseg: remote-sensing segmentation"
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))
 
-    def svgIconPath(self) -> str:  # noqa: N802 (QGIS API name)
+    def svgIconPath(self) -> str:
         return str(ICON_PATH)
 
-    def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API name)
+    def loadAlgorithms(self) -> None:
         classes, self.skipped = load_algorithm_classes()
         for message in self.skipped:
             QgsMessageLog.logMessage(f"algorithm skipped: {message}", LOG_TAG, Qgis.Warning)
         for cls in classes:
             try:
                 self.addAlgorithm(cls())
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - one algorithm that cannot start must not hide the others
                 QgsMessageLog.logMessage(f"algorithm {cls.__name__} failed to start: {exc}", LOG_TAG, Qgis.Warning)
                 self.skipped.append(f"{cls.__name__}: {exc}")

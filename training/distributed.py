@@ -17,16 +17,20 @@ from torch import nn
 
 @dataclass(frozen=True)
 class DistributedContext:
+    """Where this process stands in a torchrun job; the defaults are a single process."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
 
     @property
     def enabled(self) -> bool:
+        """More than one process: gradients and statistics must be shared."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Rank 0, the only process that logs and writes files."""
         return self.rank == 0
 
 
@@ -88,10 +92,12 @@ def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def barrier(ctx: DistributedContext) -> None:
+    """Wait for every process (e.g. until rank 0 has written a file the others read)."""
     if ctx.enabled:
         dist.barrier()
 
 
 def shutdown(ctx: DistributedContext) -> None:
+    """Leave the process group so a later run in the same process can start a new one."""
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -55,7 +55,8 @@ class EvaluateAlgorithm(RssegAlgorithm):
 
     def displayName(self) -> str:
         return self.tr("Evaluate segmentation (accuracy assessment)")
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+
+    def shortHelpString(self) -> str:
         return self.tr(
             "Compares a classified raster (PREDICTION) with reference data and reports the confusion "
             "matrix, per-class IoU, F1, precision and recall, mean IoU (over classes present in the "

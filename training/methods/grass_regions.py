@@ -110,11 +110,11 @@ def _first_true(flags: torch.Tensor, length: int) -> torch.Tensor:
 
 def scale_boxes(boxes: torch.Tensor, from_size: tuple[int, int], to_size: tuple[int, int]) -> torch.Tensor:
     """Boxes on an (h, w) grid -> the pixels of an (H, W) view those cells cover."""
-    (h, w), (H, W) = from_size, to_size
-    r0 = torch.div(boxes[:, 0] * H, h, rounding_mode="floor")
-    c0 = torch.div(boxes[:, 1] * W, w, rounding_mode="floor")
-    r1 = torch.div(boxes[:, 2] * H + h - 1, h, rounding_mode="floor")
-    c1 = torch.div(boxes[:, 3] * W + w - 1, w, rounding_mode="floor")
+    (h, w), (view_h, view_w) = from_size, to_size
+    r0 = torch.div(boxes[:, 0] * view_h, h, rounding_mode="floor")
+    c0 = torch.div(boxes[:, 1] * view_w, w, rounding_mode="floor")
+    r1 = torch.div(boxes[:, 2] * view_h + h - 1, h, rounding_mode="floor")
+    c1 = torch.div(boxes[:, 3] * view_w + w - 1, w, rounding_mode="floor")
     return torch.stack([r0, c0, r1, c1], dim=1)
 
 

@@ -23,6 +23,8 @@ DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
 
 
 class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a shortcut (ResNet-18/34); dilation keeps the map dense."""
+
     expansion = 1
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, dilation: int = 1) -> None:
@@ -36,12 +38,15 @@ class BasicBlock(nn.Module):
         self.shortcut = _shortcut(in_ch, out_ch, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's residual plus its input, then ReLU."""
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
         return self.relu(y + self.shortcut(x))
 
 
 class Bottleneck(nn.Module):
+    """1x1 - 3x3 - 1x1 convolutions with a shortcut (ResNet-50): wide output at a small cost."""
+
     expansion = 4
 
     def __init__(self, in_ch: int, width: int, stride: int = 1, dilation: int = 1) -> None:
@@ -57,6 +62,7 @@ class Bottleneck(nn.Module):
         self.shortcut = _shortcut(in_ch, out_ch, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's residual plus its input, then ReLU."""
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
@@ -120,6 +126,7 @@ class ResNetEncoder(nn.Module):
         return self.channels[-1]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps of the four stages, finest first: decoders pick the ones they fuse."""
         x = self.stem(x)
         c1 = self.layer1(x)
         c2 = self.layer2(c1)
