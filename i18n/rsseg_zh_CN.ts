@@ -174,57 +174,57 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
         <translation>评估分割结果（精度评价）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="80"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="81"/>
         <source>Prediction (class or cluster raster)</source>
         <translation>预测结果（类别或聚类栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="82"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="83"/>
         <source>Reference (raster of class ids, or polygons)</source>
         <translation>参考数据（类别编号栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="85"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="86"/>
         <source>Class field (polygon reference only)</source>
         <translation>类别字段（仅用于面参考数据）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="88"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="89"/>
         <source>Reference value to ignore</source>
         <translation>要忽略的参考值</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="91"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="92"/>
         <source>Prediction holds</source>
         <translation>预测结果的内容</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="96"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="97"/>
         <source>Report</source>
         <translation>报告</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="98"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="99"/>
         <source>Scores table</source>
         <translation>得分表</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="100"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="101"/>
         <source>Mean IoU</source>
         <translation>平均 IoU</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="101"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="102"/>
         <source>Overall accuracy</source>
         <translation>总体精度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="102"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="103"/>
         <source>Cohen&apos;s kappa</source>
         <translation>Cohen's kappa 系数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="59"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="60"/>
         <source>Compares a classified raster (PREDICTION) with reference data and reports the confusion matrix, per-class IoU, F1, precision and recall, mean IoU (over classes present in the reference), overall accuracy and Cohen&apos;s kappa.
 
 REFERENCE: a raster of class ids, or a polygon layer whose REFERENCE_FIELD holds the class (integer ids, or class names: matched by name to the class names stored with the prediction, else numbered in sorted order). A reference on another grid or CRS is resampled (nearest) onto the prediction&apos;s grid. Reference pixels equal to IGNORE_VALUE and prediction pixels equal to 255 (rsseg&apos;s nodata) are skipped.
@@ -245,7 +245,7 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
 输出：带预览图和按比例着色的混淆矩阵的 HTML 报告、包含相同数值的表格（.csv 或 .json，由文件扩展名决定），以及供模型使用的数值 MIOU、OVERALL_ACCURACY 和 KAPPA。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="93"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="94"/>
         <source>More rasters to preview in the report (image, cluster map)</source>
         <translation>在报告中预览的更多栅格（影像、聚类图）</translation>
     </message>
@@ -260,32 +260,32 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
         <translation>聚类</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="110"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="111"/>
         <source>{}: a polygon reference is rasterized to bytes; use 0..255</source>
         <translation>{}：多边形参考数据会被栅格化为字节型；请使用 0..255</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="113"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="114"/>
         <source>Rasterizing &apos;{}&apos; ({}) onto the prediction&apos;s grid</source>
         <translation>正在将“{}”（{}）栅格化到预测结果的网格上</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="119"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="120"/>
         <source>{}: choose a raster of class ids or a polygon layer</source>
         <translation>{}：请选择类别编号栅格或多边形图层</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="135"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="136"/>
         <source>{}: use a .csv or .json file name, got {}</source>
         <translation>{}：请使用 .csv 或 .json 文件名，当前为 {}</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="147"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="148"/>
         <source>Cancelled: no report was written</source>
         <translation>已取消：未写出报告</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="152"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="153"/>
         <source>Report: {}</source>
         <translation>报告：{}</translation>
     </message>
@@ -885,11 +885,6 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <translation>学习率预热步数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="25"/>
-        <source>Optimiser steps of linear learning-rate warm-up before the cosine decay; 0 = the method&apos;s default warm-up.</source>
-        <translation>余弦衰减之前线性预热学习率的优化步数；0 = 使用该方法的默认预热。</translation>
-    </message>
-    <message>
         <location filename="../plugin/algorithms/pretrain_fields.py" line="30"/>
         <source>Random seed</source>
         <translation>随机种子</translation>
@@ -1020,42 +1015,42 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <translation>俯视影像没有“上”方向，翻转和旋转后的视图仍是同一地面。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="203"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="91"/>
         <source>Colour jitter: brightness</source>
         <translation>颜色抖动：亮度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="203"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="91"/>
         <source>Strength of random brightness changes (per band on non-RGB rasters).</source>
         <translation>随机亮度变化的强度（非 RGB 栅格按波段分别处理）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="207"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="95"/>
         <source>Colour jitter: contrast</source>
         <translation>颜色抖动：对比度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="207"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="95"/>
         <source>Strength of random contrast changes (per band on non-RGB rasters).</source>
         <translation>随机对比度变化的强度（非 RGB 栅格按波段分别处理）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="211"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="99"/>
         <source>Colour jitter: saturation</source>
         <translation>颜色抖动：饱和度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="211"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="99"/>
         <source>Strength of random saturation changes (3-band rasters only).</source>
         <translation>随机饱和度变化的强度（仅限 3 波段栅格）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="215"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="103"/>
         <source>Colour jitter: hue</source>
         <translation>颜色抖动：色调</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="215"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="103"/>
         <source>Strength of random hue shifts (3-band rasters only).</source>
         <translation>随机色调偏移的强度（仅限 3 波段栅格）。</translation>
     </message>
@@ -1113,11 +1108,6 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <location filename="../plugin/algorithms/pretrain_fields.py" line="129"/>
         <source>Learning-rate reference batch</source>
         <translation>学习率参考批量</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="129"/>
-        <source>LEARNING_RATE is for this many patches and is scaled by BATCH_SIZE / this; 0 = use LEARNING_RATE as it is.</source>
-        <translation>LEARNING_RATE 针对这么多图块，并按 BATCH_SIZE / 该值缩放；0 = 直接使用 LEARNING_RATE。</translation>
     </message>
     <message>
         <location filename="../plugin/algorithms/pretrain_fields.py" line="134"/>
@@ -1280,214 +1270,254 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <translation>视图被水平翻转的概率。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="219"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="203"/>
         <source>Network shown in cluster maps</source>
         <translation>聚类图所用网络</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="219"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="203"/>
         <source>&apos;teacher&apos; (moving average, smoother maps) or &apos;student&apos;.</source>
         <translation>“teacher”（滑动平均，图更平滑）或“student”。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="224"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="208"/>
         <source>Denoiser size preset</source>
         <translation>去噪网络规模预设</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="224"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="208"/>
         <source>&apos;small&apos; (about 5 M parameters) trains on a CPU; &apos;large&apos; (about 30 M) wants a GPU.</source>
         <translation>“small”（约 500 万参数）可在 CPU 上训练；“large”（约 3000 万）需要 GPU。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="229"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="213"/>
         <source>Base channels</source>
         <translation>基础通道数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="229"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="213"/>
         <source>Channels of the denoiser&apos;s first level; 0 = from the preset.</source>
         <translation>去噪网络第一层级的通道数；0 = 取自预设。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="233"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="217"/>
         <source>Channel multipliers per level</source>
         <translation>各层级通道倍数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="233"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="217"/>
         <source>Comma-separated multipliers of the base channels, one per level; empty = from the preset.</source>
         <translation>基础通道数的倍数，以逗号分隔，每个层级一个；留空 = 取自预设。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="238"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="222"/>
         <source>Blocks per level</source>
         <translation>每层级块数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="238"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="222"/>
         <source>Residual blocks per level of the denoiser; 0 = from the preset.</source>
         <translation>去噪网络每个层级的残差块数；0 = 取自预设。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="242"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="226"/>
         <source>Levels with attention</source>
         <translation>使用注意力的层级</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="242"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="226"/>
         <source>Comma-separated levels that get self-attention; empty = from the preset, -1 = none.</source>
         <translation>使用自注意力的层级，以逗号分隔；留空 = 取自预设，-1 = 不使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="247"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="231"/>
         <source>Dropout</source>
         <translation>Dropout</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="247"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="231"/>
         <source>Dropout rate in the denoiser&apos;s blocks; 0 = none.</source>
         <translation>去噪网络各块中的 dropout 比率；0 = 不使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="251"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="235"/>
         <source>Diffusion steps (T)</source>
         <translation>扩散步数（T）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="251"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="235"/>
         <source>Number of noise levels of the diffusion process (usually 1000).</source>
         <translation>扩散过程的噪声级数（通常为 1000）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="255"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="239"/>
         <source>Noise schedule</source>
         <translation>噪声调度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="255"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="239"/>
         <source>&apos;linear&apos; (Ho et al.) or &apos;cosine&apos; (Nichol and Dhariwal).</source>
         <translation>“linear”（Ho 等）或“cosine”（Nichol 和 Dhariwal）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="259"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="243"/>
         <source>First beta</source>
         <translation>起始 beta</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="259"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="243"/>
         <source>Noise added at the first step of the linear schedule (for T = 1000).</source>
         <translation>线性调度第一步加入的噪声（T = 1000 时）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="263"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="247"/>
         <source>Last beta</source>
         <translation>末尾 beta</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="263"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="247"/>
         <source>Noise added at the last step of the linear schedule (for T = 1000).</source>
         <translation>线性调度最后一步加入的噪声（T = 1000 时）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="267"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="251"/>
         <source>Weight average decay</source>
         <translation>权重滑动平均衰减</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="267"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="251"/>
         <source>Decay of the moving average of the weights that Diff-HRNet uses; closer to 1 = smoother.</source>
         <translation>Diff-HRNet 所用权重滑动平均的衰减；越接近 1 越平滑。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="272"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="256"/>
         <source>Gradient clipping</source>
         <translation>梯度裁剪</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="272"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="256"/>
         <source>Largest gradient norm per step; 0 = no clipping.</source>
         <translation>每步的最大梯度范数；0 = 不裁剪。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="276"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="260"/>
         <source>Sample images</source>
         <translation>样本图像数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="276"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="260"/>
         <source>Images generated from noise for the diagnostic PNG.</source>
         <translation>为诊断 PNG 从噪声生成的图像数。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="264"/>
         <source>Sampling steps</source>
         <translation>采样步数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="264"/>
         <source>DDIM steps per diagnostic sample; more is slower and closer to the full chain.</source>
         <translation>每个诊断样本的 DDIM 步数；越多越慢，也越接近完整链。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="285"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="269"/>
         <source>Sampling noise (eta)</source>
         <translation>采样噪声（eta）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="285"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="269"/>
         <source>0 = deterministic DDIM; 1 = fresh noise at every step as DDPM.</source>
         <translation>0 = 确定性 DDIM；1 = 像 DDPM 一样每步加入新噪声。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="289"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="273"/>
         <source>Sample clipping</source>
         <translation>样本截断</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="289"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="273"/>
         <source>Clip each predicted clean image to +- this (data is standardised); 0 = off.</source>
         <translation>将每个预测的干净图像截断到 ± 该值（数据已标准化）；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="298"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Colour jitter probability</source>
         <translation>颜色抖动概率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="298"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Probability that a view gets random colour changes.</source>
         <translation>视图获得随机颜色变化的概率。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="300"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Greyscale probability</source>
         <translation>灰度化概率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="300"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Probability that a view is turned grey (3-band rasters only).</source>
         <translation>视图被转为灰度的概率（仅限 3 波段栅格）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="303"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Blur probability</source>
         <translation>模糊概率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="303"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Probability that a view is blurred.</source>
         <translation>视图被模糊的概率。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="308"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Learning-rate warm-up (share of all steps)</source>
         <translation>学习率预热（占总步数比例）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="308"/>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>Share of all steps spent warming the learning rate up, when WARMUP_STEPS is 0.</source>
         <translation>WARMUP_STEPS 为 0 时，用于学习率预热的步数占总步数的比例。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="25"/>
+        <source>Optimiser steps of linear learning-rate warm-up before the cosine decay; 0 = WARMUP_FRACTION of the run.</source>
+        <translation>余弦衰减之前线性预热学习率的优化步数；0 = 取训练总步数的 WARMUP_FRACTION 比例。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="129"/>
+        <source>LEARNING_RATE is the peak rate for a batch of this many patches; other batches scale it by LR_SCALING; 0 = use it as it is.</source>
+        <translation>LEARNING_RATE 是批大小为该图块数时的峰值学习率；其他批大小按 LR_SCALING 缩放；0 = 直接使用。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>Learning-rate scaling with the batch</source>
+        <translation>学习率随批大小的缩放方式</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>How LEARNING_RATE follows the batch size: &apos;sqrt&apos; (x the square root of BATCH_SIZE / LR_REFERENCE_BATCH), &apos;linear&apos; or &apos;none&apos;.</source>
+        <translation>LEARNING_RATE 随批大小变化的方式：“sqrt”（乘以 BATCH_SIZE / LR_REFERENCE_BATCH 的平方根）、“linear”或“none”。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>Pixels per prototype</source>
+        <translation>每个原型的像素数</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>With PROTOTYPES 0: one prototype per this many feature-map pixels of a batch (8 to 256 prototypes).</source>
+        <translation>PROTOTYPES 为 0 时：一个批次中每这么多个特征图像素设一个原型（8 到 256 个原型）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>Encoder handed to fine-tuning</source>
+        <translation>交给微调的编码器</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>&apos;teacher&apos; (moving average, as SlotCon) or &apos;student&apos;; the checkpoint keeps both.</source>
+        <translation>“teacher”（滑动平均，同 SlotCon）或“student”；检查点会同时保留两者。</translation>
     </message>
 </context>
 <context>

@@ -126,3 +126,12 @@ class TestPretrainDiffusion(PretrainContract):
 
 def test_every_method_has_a_contract_test():
     assert {cls.method for cls in PretrainContract.__subclasses__()} == set(CONFIGS)
+
+
+def test_every_field_text_belongs_to_a_config_field():
+    """A renamed field must take its label and help along, not leave a dead entry behind."""
+    from plugin.algorithms.pretrain_fields import FIELD_TEXTS
+    from training.methods import config_class
+
+    names = {f.name for method in CONFIGS for f in dataclasses.fields(config_class(method))}
+    assert not set(FIELD_TEXTS) - names, sorted(set(FIELD_TEXTS) - names)
