@@ -89,8 +89,8 @@ def test_training_steps_lower_the_loss_on_a_batch(tmp_path, stage_steps):
     batch = torch.stack([dataset[i] for i in range(4)])
     torch.manual_seed(0)
     config = GraSSConfig(patch_size=64, batch_size=4, epochs=2, warmup_epochs=warmup, optimizer="adamw",
-                         learning_rate=2e-3, lr_reference_batch=0, warmup_steps=1, crop_scale_min=1.0, flip_rotate=False,
-                         jitter_probability=0.0, blur_probability=0.0, grayscale_probability=0.0)
+                         learning_rate=2e-3, lr_reference_batch=0, warmup_steps=1, crop_scale_min=1.0,
+                         flip_rotate=False, jitter_probability=0.0, blur_probability=0.0, grayscale_probability=0.0)
                          # identical views: the task is learnable in 15 steps
     method = GraSSMethod(config, 3)
     optimizer, _ = method.build_optimizer(100)

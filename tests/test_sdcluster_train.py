@@ -84,8 +84,8 @@ def test_prototypes_follow_the_pixels_of_a_batch(batch, patch, stride, expected)
 
     config = SDClusterConfig(batch_size=batch, patch_size=patch, output_stride=stride)
     assert resolve_prototypes(config) == expected
-    assert SDClusterMethod(SDClusterConfig(**{**TINY, "prototypes": 0}, batch_size=batch), 3).student.prototypes.shape[0] \
-        == resolve_prototypes(SDClusterConfig(**{**TINY, "prototypes": 0}, batch_size=batch))
+    automatic = SDClusterConfig(**{**TINY, "prototypes": 0}, batch_size=batch)
+    assert SDClusterMethod(automatic, 3).student.prototypes.shape[0] == resolve_prototypes(automatic)
 
 
 def test_learning_rate_scales_with_the_square_root_of_the_batch():
