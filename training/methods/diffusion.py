@@ -52,9 +52,9 @@ def ddim_sample(
     ``eta`` = 0 is deterministic DDIM; ``eta`` = 1 with ``steps`` = T is the DDPM ancestral
     sampler. ``clip`` > 0 clamps each predicted x0 to [-clip, clip].
     """
-    T = abar.numel()
-    steps = max(1, min(int(steps), T))
-    times = np.linspace(0, T - 1, steps).round().astype(np.int64)[::-1].copy()
+    timesteps = abar.numel()
+    steps = max(1, min(int(steps), timesteps))
+    times = np.linspace(0, timesteps - 1, steps).round().astype(np.int64)[::-1].copy()
     abar = abar.to(device, torch.float32)
     x = torch.randn(shape, generator=generator, device="cpu").to(device)
     for i, t in enumerate(times):
@@ -99,6 +99,7 @@ class ClippedAdamW(torch.optim.AdamW):
         self.max_norm = max_norm
 
     def step(self, closure=None):  # type: ignore[override]
+        """Clip the gradient norm first: a diverging step on noisy data must not wreck the EMA copy."""
         if self.max_norm > 0:
             params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
             torch.nn.utils.clip_grad_norm_(params, self.max_norm)
@@ -123,6 +124,7 @@ class DiffusionMethod(PretrainMethod):
         )
 
     def validate(self, config: DiffusionConfig) -> None:
+        """Refuse settings the schedule or the sampler cannot run, naming the parameter."""
         if config.schedule not in SCHEDULES:
             raise ValueError(f"SCHEDULE: unknown {config.schedule!r}; use one of {', '.join(SCHEDULES)}")
         if config.preset not in PRESET_NAMES:
@@ -135,6 +137,7 @@ class DiffusionMethod(PretrainMethod):
             raise ValueError(f"SAMPLE_STEPS must be at least 1, got {config.sample_steps}")
 
     def build_optimizer(self, total_steps: int):
+        """AdamW without weight decay on the denoiser (Ho et al.), with warm-up then cosine decay."""
         params = [p for p in self.denoiser.parameters() if p.requires_grad]
         optimizer = ClippedAdamW(
             params, max_norm=float(self.config.grad_clip), lr=self.peak_learning_rate(),
@@ -143,6 +146,7 @@ class DiffusionMethod(PretrainMethod):
         return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup_steps_for(self.config, total_steps))
 
     def training_step(self, batch: torch.Tensor, step: int, total_steps: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Noise a batch at random timesteps and score the predicted noise (mean squared error)."""
         t = torch.randint(0, self.config.timesteps, (batch.shape[0],), device=batch.device)
         noise = torch.randn_like(batch)
         x_t = q_sample(batch, t, noise, self.abar)
@@ -151,6 +155,7 @@ class DiffusionMethod(PretrainMethod):
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int, total_steps: int) -> None:
+        """Move the EMA copy towards the weights just updated; that copy is what Diff-HRNet loads."""
         # Warm-up of the decay (as in many DDPM codebases) so short runs still get a useful EMA.
         decay = min(self.config.ema_decay, (1.0 + step) / (10.0 + step))
         for ema_p, p in zip(self.ema.parameters(), self.denoiser.parameters()):
@@ -159,12 +164,15 @@ class DiffusionMethod(PretrainMethod):
             ema_b.copy_(b)
 
     def encoder_state(self) -> dict[str, torch.Tensor]:
+        """The EMA denoiser's weights: what Diff-HRNet freezes and reads features from."""
         return self.ema.state_dict()
 
     def extra_checkpoint_state(self) -> dict[str, Any]:
+        """The denoiser's shape and the noise process, so Diff-HRNet rebuilds and noises the same way."""
         return {"denoiser": self.spec.to_dict(), "diffusion": diffusion_process(self.config)}
 
-    def sample(self, count: int, size: int, generator: torch.Generator | None = None, use_ema: bool = True) -> torch.Tensor:
+    def sample(self, count: int, size: int, generator: torch.Generator | None = None,
+               use_ema: bool = True) -> torch.Tensor:
         """``count`` generated (C, size, size) images in the network's normalised units."""
         model = self.ema if use_ema else self.denoiser
         device = self.abar.device

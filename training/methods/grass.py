@@ -55,6 +55,7 @@ class GraSSMethod(PretrainMethod):
 
     # ------------------------------------------------------------------ checks
     def validate(self, config: GraSSConfig) -> None:
+        """Refuse settings GraSS cannot train with, naming the parameter and the fix."""
         if config.batch_size < 2:
             raise ValueError("BATCH_SIZE must be at least 2: NT-Xent contrasts each patch with the others in its batch")
         stride = self.encoder.output_stride
@@ -105,9 +106,11 @@ class GraSSMethod(PretrainMethod):
         return augment.gaussian_blur(x, (c.blur_sigma_min, c.blur_sigma_max), p=c.blur_probability, generator=generator)
 
     def embed(self, views: torch.Tensor) -> torch.Tensor:
+        """Projected embedding of each view: what NT-Xent compares."""
         return self.head(self.encoder(views)[-1])
 
     def contrast(self, z: torch.Tensor) -> torch.Tensor:
+        """NT-Xent between the two halves of the batch (view 1 of each patch vs view 2)."""
         n = z.shape[0] // 2
         return nt_xent(z[:n], z[n:], self.config.temperature)
 
@@ -131,6 +134,7 @@ class GraSSMethod(PretrainMethod):
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch: torch.Tensor, step: int, total_steps: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Stage 1: SimCLR on the views; stage 2: SimCLR again on the regions the gradient points to."""
         views = self.make_views(batch)
         stage = self.stage(step, total_steps)
         logs: dict[str, float] = {"stage": float(stage)}
@@ -170,9 +174,11 @@ class GraSSMethod(PretrainMethod):
         return optimizer, warmup_cosine_scheduler(optimizer, total_steps, warmup_steps_for(c, total_steps))
 
     def encoder_state(self) -> dict[str, torch.Tensor]:
+        """The ResNet weights fine-tuning starts from (same names as DeepLabV3+'s encoder)."""
         return self.encoder.state_dict()
 
     def extra_checkpoint_state(self) -> dict[str, Any]:
+        """Depth and output stride, so fine-tuning builds an encoder these weights fit."""
         return {"encoder_depth": self.encoder.depth, "encoder_output_stride": self.encoder.output_stride}
 
     # ------------------------------------------------------------------ diagnostics

@@ -36,13 +36,16 @@ class GraSSConfig(PretrainConfig):
     projection_hidden: int = 0            # hidden width of the projection MLP; 0 = encoder channels [code: 2048 on R50]
     # --- gradient-guided sampling ---
     region_threshold: float = 0.5         # keep map > min + ratio * (max - min) [code: control_ratio]
-    region_resolution: str = "view"       # "view": threshold the map upsampled to the view [code]; "feature": the h x w map
-    map_sign: str = "signed"              # "signed": map / its max, sign kept [code]; "absolute": |map| / max|map| [ours]
+    region_resolution: str = "view"       # "view": threshold the map upsampled to the view [code];
+                                          # "feature": the h x w map
+    map_sign: str = "signed"              # "signed": map / its max, sign kept [code];
+                                          # "absolute": |map| / max|map| [ours]
     crop_resize_mode: str = "nearest"     # how a chosen box is resized back to the view size [code: nearest]
     # --- augmentations (SimCLR recipe [code], per band for any band count) ---
     crop_scale_min: float = 0.08          # random resized crop area range (torchvision default, used by the code)
     crop_scale_max: float = 1.0
-    flip_rotate: bool = True              # random flips and 90-degree turns (the code: h-flip 0.5; overhead imagery has no "up")
+    flip_rotate: bool = True              # random flips and 90-degree turns (the code: h-flip 0.5;
+                                          # overhead imagery has no "up")
     jitter_probability: float = 0.8       # colour jitter probability
     jitter_brightness: float = 0.8        # strength 1 distortion: (0.8, 0.8, 0.8, 0.2)
     jitter_contrast: float = 0.8

@@ -31,6 +31,7 @@ class LARS(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """SGD step with each layer's rate scaled by its trust ratio (LARC, as the authors' code)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -112,7 +112,8 @@ def pool_slots(embeddings: torch.Tensor, scores: torch.Tensor, temperature: floa
     return torch.einsum("bdhw,bkhw->bkd", embeddings, weights)
 
 
-def self_distillation_loss(student_scores: torch.Tensor, teacher_assignments: torch.Tensor, temperature: float) -> torch.Tensor:
+def self_distillation_loss(student_scores: torch.Tensor, teacher_assignments: torch.Tensor,
+                           temperature: float) -> torch.Tensor:
     """Mean over pixels of the cross-entropy from the teacher's assignment to the student's
     log-softmax(scores / temperature); both (B, K, h, w) on the same ground."""
     log_p = F.log_softmax(student_scores / temperature, dim=1)
@@ -197,6 +198,7 @@ class SDClusterMethod(PretrainMethod):
 
     # ------------------------------------------------------------------ set-up
     def validate(self, config: SDClusterConfig) -> None:
+        """Refuse settings SDCluster cannot train with, naming the parameter and the fix."""
         if config.output_stride not in (8, 16):
             raise ValueError(f"OUTPUT_STRIDE must be 8 or 16 (a dense map), got {config.output_stride}")
         if config.prototypes == 1 or config.prototypes < 0:
@@ -238,6 +240,7 @@ class SDClusterMethod(PretrainMethod):
         return gaussian_blur(views, p=c.blur_probability)
 
     def training_step(self, batch: torch.Tensor, step: int, total_steps: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Both views through student and teacher, then the self-distillation and cluster-contrast losses."""
         c = self.config
         size = c.view_size or batch.shape[-1]
         pair = make_view_pair(batch, size, (c.crop_scale_min, c.crop_scale_max), c.min_overlap, c.flip_probability)
@@ -251,7 +254,8 @@ class SDClusterMethod(PretrainMethod):
         grid = student[0][1].shape[-2:]
         b1, b2 = pair.boxes
         f1, f2 = pair.flips
-        s_aligned = (align_to_overlap(student[0][1], b1, b2, f1, grid), align_to_overlap(student[1][1], b2, b1, f2, grid))
+        s_aligned = (align_to_overlap(student[0][1], b1, b2, f1, grid),
+                     align_to_overlap(student[1][1], b2, b1, f2, grid))
         t_aligned = (align_to_overlap(targets[0], b1, b2, f1, grid), align_to_overlap(targets[1], b2, b1, f2, grid))
         sd_12 = self_distillation_loss(s_aligned[0], t_aligned[1], c.student_temperature)
         sd_21 = self_distillation_loss(s_aligned[1], t_aligned[0], c.student_temperature)
@@ -273,6 +277,7 @@ class SDClusterMethod(PretrainMethod):
         }
 
     def momentum(self, step: int, total_steps: int) -> float:
+        """Teacher EMA momentum at this step: a cosine ramp, so the teacher settles as training ends."""
         return cosine_ramp(step, total_steps, self.config.momentum_start, self.config.momentum_end)
 
     @torch.no_grad()

@@ -89,7 +89,7 @@ class ClusterMapNet(nn.Module):
         self.one_per_group = len(self.bounds) == merge.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Cluster probabilities of ``x``."""
+        """Cluster probabilities of every pixel: prototype scores merged into the exported clusters."""
         embeddings = self.projector(self.encoder(x)[-1])
         scores = cosine_scores(embeddings, self.prototypes)
         scores = F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
@@ -109,7 +109,7 @@ class ClusterMapNet(nn.Module):
 
     @property
     def n_outputs(self) -> int:
-        """Number of output clusters."""
+        """Number of clusters the exported model outputs (after merging prototypes)."""
         return int(self.merge.shape[0])
 
 

@@ -65,7 +65,8 @@ class Fusion(nn.Module):
         if kind not in FUSIONS:
             raise ValueError(f"diff_hrnet: fusion must be one of {', '.join(FUSIONS)}, got {kind!r}")
         self.kind = kind
-        self.project = nn.Sequential(nn.Conv2d(feature_channels, branch_channels, 1, bias=False), nn.BatchNorm2d(branch_channels))
+        self.project = nn.Sequential(nn.Conv2d(feature_channels, branch_channels, 1, bias=False),
+                                     nn.BatchNorm2d(branch_channels))
         if kind in ("add", "gated"):
             nn.init.zeros_(self.project[1].weight)
         if kind == "gated":
@@ -77,6 +78,7 @@ class Fusion(nn.Module):
             )
 
     def forward(self, branch: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
+        """Add the projected diffusion feature to the branch (gated or plain, as configured)."""
         p = self.project(feature)
         if self.kind == "add":
             return branch + p
@@ -112,7 +114,8 @@ class DiffHRNet(nn.Module):
             raise ValueError(f"diff_hrnet: fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
         bad = [s for s in fusion_stages if int(s) not in (2, 3, 4)]
         if bad or not fusion_stages:
-            raise ValueError(f"diff_hrnet: fusion_stages must be a non-empty subset of 2, 3, 4; got {list(fusion_stages)}")
+            raise ValueError("diff_hrnet: fusion_stages must be a non-empty subset of 2, 3, 4; "
+                             f"got {list(fusion_stages)}")
         abar = alphas_cumprod(diffusion["schedule"], int(diffusion["timesteps"]),
                               float(diffusion.get("beta_start", 1e-4)), float(diffusion.get("beta_end", 0.02)))
         if not timesteps or any(not 0 <= int(t) < abar.numel() for t in timesteps):
@@ -144,6 +147,7 @@ class DiffHRNet(nn.Module):
                 self.fusions[f"stage{stage}_branch{i}"] = Fusion(fusion, channels, self.hrnet.branch_channels[i])
 
     def train(self, mode: bool = True) -> DiffHRNet:
+        """Train mode for the HRNet and fusions only: the frozen denoiser stays in eval mode."""
         super().train(mode)
         self.denoiser.eval()  # frozen: no dropout, whatever the caller asks
         return self
@@ -170,6 +174,7 @@ class DiffHRNet(nn.Module):
         return {s: torch.cat(per_stride[self.source_stride[s]], dim=1) for s in BRANCH_STRIDES}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Diffusion features of the noised input fused into HRNet's branches; logits at the input size."""
         features = self.diffusion_features(x)
 
         def inject(stage: int, branches: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -193,7 +198,8 @@ def build(in_channels: int, num_classes: int, pretrained: Any = None, **kwargs: 
     architecture; the weights come from the fine-tuned state dict)."""
     unknown = set(kwargs) - set(DIFF_KWARGS) - set(HRNET_KWARGS)
     if unknown:
-        raise ValueError(f"diff_hrnet: unknown option(s) {sorted(unknown)}; known: {', '.join(DIFF_KWARGS + HRNET_KWARGS)}")
+        known = ", ".join(DIFF_KWARGS + HRNET_KWARGS)
+        raise ValueError(f"diff_hrnet: unknown option(s) {sorted(unknown)}; known: {known}")
     options = {k: kwargs.get(k) if kwargs.get(k) is not None else v for k, v in DEFAULTS.items()}
     denoiser_state = None
     if pretrained is not None:

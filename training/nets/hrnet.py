@@ -37,7 +37,9 @@ Inject = Callable[[int, list[torch.Tensor]], list[torch.Tensor]]
 
 
 def conv_bn_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, relu: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(out_ch)]
+    """Convolution and BatchNorm, with ReLU unless ``relu`` is False (residual ends)."""
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, bias=False),
+                               nn.BatchNorm2d(out_ch)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -65,6 +67,7 @@ class FuseLayer(nn.Module):
         self.relu = nn.ReLU(inplace=False)
 
     def forward(self, branches: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each output resolution sums every branch resampled to it (HRNet's exchange unit)."""
         out = []
         for i, row in enumerate(self.paths):
             total = branches[i]
@@ -91,6 +94,7 @@ class HRModule(nn.Module):
         self.fuse = FuseLayer(channels) if len(channels) > 1 else None
 
     def forward(self, branches: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Run the residual blocks of every branch, then exchange information between them."""
         out = [branch(x) for branch, x in zip(self.branches, branches)]
         return self.fuse(out) if self.fuse is not None else out
 
@@ -108,6 +112,7 @@ class Transition(nn.Module):
                 self.paths.append(conv_bn_relu(in_channels[-1], out_ch, 3, 2))
 
     def forward(self, branches: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Keep the existing branches and add the next lower resolution from the coarsest one."""
         return [path(branches[min(i, len(branches) - 1)]) for i, path in enumerate(self.paths)]
 
 
@@ -129,7 +134,8 @@ class HRNet(nn.Module):
         if width < 1 or blocks < 1 or stem_channels < 1:
             raise ValueError("hrnet: width, blocks and stem_channels must be positive")
         self.branch_channels = [width * 2**i for i in range(4)]
-        self.stem = nn.Sequential(conv_bn_relu(in_channels, stem_channels, 3, 2), conv_bn_relu(stem_channels, stem_channels, 3, 2))
+        self.stem = nn.Sequential(conv_bn_relu(in_channels, stem_channels, 3, 2),
+                                  conv_bn_relu(stem_channels, stem_channels, 3, 2))
         # Stage 1: Bottlenecks at 1/4 (width stem_channels, output 4x that).
         layer1: list[nn.Module] = [Bottleneck(stem_channels, stem_channels)]
         layer1 += [Bottleneck(4 * stem_channels, stem_channels) for _ in range(blocks - 1)]

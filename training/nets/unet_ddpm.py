@@ -41,10 +41,12 @@ class DenoiserSpec:
     dropout: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values for the checkpoint (torch.load with weights_only reads only those)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DenoiserSpec:
+        """Rebuild from a checkpoint's dict, ignoring keys this version does not know."""
         names = set(cls.__dataclass_fields__)
         return cls(**{k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if k in names})
 
@@ -91,6 +93,7 @@ class ResBlock(nn.Module):
         self.skip = nn.Identity() if in_ch == out_ch else nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """Residual block conditioned on the timestep embedding (added after the first convolution)."""
         h = self.conv1(F.silu(self.norm1(x)))
         h = h + self.time(temb)[:, :, None, None]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
@@ -110,6 +113,7 @@ class SelfAttention(nn.Module):
         self.scale = channels ** -0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Self-attention over the pixels, residual, for the global context of the coarse levels."""
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).flatten(2).chunk(3, dim=1)       # (B, C, N) each
         weights = torch.softmax(torch.matmul(q.transpose(1, 2), k) * self.scale, dim=-1)  # (B, N, N)
@@ -118,11 +122,14 @@ class SelfAttention(nn.Module):
 
 
 class Downsample(nn.Module):
+    """Halve the resolution with a strided convolution (learned, unlike pooling)."""
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, C, H/2, W/2)."""
         return self.conv(x)
 
 
@@ -134,6 +141,7 @@ class Upsample(nn.Module):
         self.conv = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, size: torch.Tensor | tuple[int, int]) -> torch.Tensor:
+        """Nearest upsampling to the skip connection's size, then a convolution."""
         return self.conv(F.interpolate(x, size=size, mode="nearest"))
 
 
@@ -211,9 +219,11 @@ class UNetDenoiser(nn.Module):
         return [2**i for i in range(len(self.widths))]
 
     def decoder_channels(self, stride: int) -> int:
+        """Channels of the decoder feature map at ``stride``, for the fusion layers of Diff-HRNet."""
         return self.widths[self.decoder_strides.index(stride)]
 
-    def _run(self, x: torch.Tensor, t: torch.Tensor, keep: set[int] | None) -> tuple[torch.Tensor | None, dict[int, torch.Tensor]]:
+    def _run(self, x: torch.Tensor, t: torch.Tensor,
+             keep: set[int] | None) -> tuple[torch.Tensor | None, dict[int, torch.Tensor]]:
         temb = self.time_mlp(timestep_embedding(t, self.spec.base_channels))
         h = self.conv_in(x)
         skips = [h]
@@ -244,7 +254,8 @@ class UNetDenoiser(nn.Module):
         eps, _ = self._run(x_t, t, None)
         return eps
 
-    def features(self, x_t: torch.Tensor, t: torch.Tensor, strides: list[int] | tuple[int, ...]) -> dict[int, torch.Tensor]:
+    def features(self, x_t: torch.Tensor, t: torch.Tensor,
+                 strides: list[int] | tuple[int, ...]) -> dict[int, torch.Tensor]:
         """Decoder feature maps at the requested strides (each must be one of
         :attr:`decoder_strides`); the levels finer than the finest requested are not run."""
         missing = [s for s in strides if s not in self.decoder_strides]
@@ -255,4 +266,5 @@ class UNetDenoiser(nn.Module):
 
 
 def build_denoiser(spec: DenoiserSpec | dict[str, Any]) -> UNetDenoiser:
+    """A denoiser from its spec or its checkpoint dict."""
     return UNetDenoiser(spec if isinstance(spec, DenoiserSpec) else DenoiserSpec.from_dict(spec))
