@@ -27,7 +27,7 @@ EXIT_CANCELLED = 130
 
 # ----------------------------------------------------------------------------- dataclass -> options
 def _text_parser(cls: type, name: str):
-    """argparse ``type=`` for field ``name``: the shared text rule, its message shown as is."""
+    """The ``type=`` of field ``name``'s option: the shared text rule, its message shown as is."""
 
     def parse(text: str):
         try:
@@ -66,7 +66,7 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: Sequ
 
 
 def config_from_args(cls: type, args: argparse.Namespace, names: Sequence[str], **overrides: Any):
-    """An instance of config dataclass ``cls`` from the parsed options ``names`` (plus ``overrides``)."""
+    """The config dataclass from the parsed options; ``overrides`` set fields the options do not."""
     values = {name: getattr(args, name) for name in names}
     values.update(overrides)
     return cls(**values)

@@ -119,6 +119,8 @@ def compute_normalization(
 
 @dataclass(frozen=True)
 class RasterInfo:
+    """What sampling needs of one raster without keeping it open in every worker."""
+
     path: Path
     width: int
     height: int
@@ -172,6 +174,7 @@ class UnlabeledPatchDataset(Dataset):
         self._handles: dict[Path, rasterio.io.DatasetReader] = {}
 
     def set_epoch(self, epoch: int) -> None:
+        """Epoch number for the sampler: each epoch draws other windows, reproducibly."""
         self.epoch = epoch
 
     def __len__(self) -> int:
