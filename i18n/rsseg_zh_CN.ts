@@ -358,6 +358,11 @@ FIXED_SHAPE：将输入的高和宽固定为瓦片大小（批大小仍为动态
 QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式），在 CPU 上更快（见 docs/performance.md）。模型在 CALIBRATION 栅格的图块上校准（留空：检查点训练时使用的栅格），并在其他图块上与 fp32 模型比较：保持相同类别的像素比例以及相对 fp32 的 mIoU 会写入日志和模型卡。
 CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
     </message>
+    <message>
+        <location filename="../plugin/algorithms/export_onnx.py" line="72"/>
+        <source>ONNX model (*.onnx)</source>
+        <translation>ONNX 模型 (*.onnx)</translation>
+    </message>
 </context>
 <context>
     <name>FinetuneAlgorithm</name>
@@ -1518,6 +1523,11 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
         <source>&apos;teacher&apos; (moving average, as SlotCon) or &apos;student&apos;; the checkpoint keeps both.</source>
         <translation>“teacher”（滑动平均，同 SlotCon）或“student”；检查点会同时保留两者。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="122"/>
+        <source>rsseg checkpoint (*.pt)</source>
+        <translation>rsseg 检查点 (*.pt)</translation>
     </message>
 </context>
 <context>

@@ -70,7 +70,7 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
             self.CALIBRATION, self.tr("Calibration rasters for int8 (empty: the training rasters)"),
             QgsProcessing.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_MODEL, self.tr("ONNX model"), fileFilter="ONNX model (*.onnx)"))
+            self.OUTPUT_MODEL, self.tr("ONNX model"), fileFilter=self.tr("ONNX model (*.onnx)")))
 
     def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()

@@ -120,7 +120,7 @@ class PretrainAlgorithm(RssegAlgorithm):
                 parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
                 self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT_CHECKPOINT, self.tr("Output checkpoint"), fileFilter="rsseg checkpoint (*.pt)"))
+            self.OUTPUT_CHECKPOINT, self.tr("Output checkpoint"), fileFilter=self.tr("rsseg checkpoint (*.pt)")))
 
     @staticmethod
     def _number_parameter(name: str, label: str, default):
