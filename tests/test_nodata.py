@@ -27,7 +27,7 @@ def test_per_band_values_and_bands_without_nodata():
     assert nodata_pixels(PIXELS, [0, 0, None], every_band=True).tolist() == [[False, False, False, True]]
     assert nodata_pixels(PIXELS, [None, 9, None], every_band=False).tolist() == [[False, True, False, True]]
     assert nodata_pixels(PIXELS, None, every_band=False).tolist() == [[False, False, False, True]]  # NaN only
-    assert nodata_pixels(PIXELS.astype(np.int16), None, every_band=True).tolist() == [[False] * 4]
+    assert nodata_pixels(np.nan_to_num(PIXELS).astype(np.int16), None, every_band=True).tolist() == [[False] * 4]
     with pytest.raises(ValueError, match="2 nodata values for 3 bands"):
         nodata_pixels(PIXELS, [0, 0], every_band=True)
 
