@@ -39,3 +39,15 @@ def test_no_module_imports_against_the_dependency_direction(folder, forbidden):
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
     assert not wrong, wrong
+
+
+def test_tests_import_helpers_not_conftest():
+    """Conftest.py is imported by pytest itself; importing it again (as conftest or tests.conftest)
+    makes a second copy of the module. Helpers live in tests/helpers*.py."""
+    wrong = [
+        f"{path.name} imports {name}"
+        for path in sorted((ROOT / "tests").glob("*.py"))
+        for name in sorted(_imported_modules(path))
+        if name in ("conftest", "tests.conftest") or name.startswith("tests.")
+    ]
+    assert not wrong, wrong
