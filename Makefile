@@ -27,13 +27,11 @@ translations: setup
 # `make bench-full` is the ~90-minute label-efficiency run behind docs/results.md.
 # bench/ is a package: `python -m bench.<name>` from the repository root (the older
 # `PYTHONPATH=. python bench/<name>.py`, recorded beside some measured numbers, still works).
-BENCH := PYTHONPATH=. $(PYTHON)
-
 bench: setup
 	$(PYTHON) -m bench.segment_throughput
 	$(PYTHON) -m bench.model_cost
 	$(PYTHON) -m bench.cluster_map_quality
-	$(BENCH) bench/label_efficiency.py --quick
+	$(PYTHON) -m bench.label_efficiency --quick
 
 bench-full: setup
-	$(BENCH) bench/label_efficiency.py
+	$(PYTHON) -m bench.label_efficiency

@@ -8,8 +8,7 @@ import sys
 import pytest
 from helpers import REPO
 
-AS_MODULES = ["cluster_map_quality", "model_cost", "segment_throughput"]
-AS_SCRIPTS = [*AS_MODULES, "label_efficiency"]
+AS_MODULES = ["cluster_map_quality", "label_efficiency", "model_cost", "segment_throughput"]
 
 
 def _help(args: list[str]) -> subprocess.CompletedProcess:
@@ -24,7 +23,7 @@ def test_runs_as_a_module(name):
     assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("name", AS_SCRIPTS)
+@pytest.mark.parametrize("name", AS_MODULES)
 def test_old_script_path_still_works(name):
     result = _help([f"bench/{name}.py"])
     assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-2000:]
