@@ -57,7 +57,7 @@ def test_cuda_free_bytes_reads_nvidia_smi_and_survives_its_absence(monkeypatch):
 
 def test_automatic_batch_on_cuda_follows_gpu_memory_explicit_batch_wins(tmp_path):
     model = open_model(conv_model(tmp_path / "m.onnx", 3, 2), device="cpu")
-    free = lambda: 6 * 512 * 512 * session_mod.GPU_BYTES_PER_PIXEL  # noqa: E731
+    free = lambda: 6 * 512 * 512 * session_mod.GPU_BYTES_PER_PIXEL
     assert choose_batch(model, 0, tile=(512, 512), free_bytes=free) == 4  # CPU: the default, memory ignored
     model.provider = CUDA_PROVIDER  # what open_model reports on a GPU
     assert choose_batch(model, 0, tile=(512, 512), free_bytes=free) == 3

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 from helpers_onnx import dilated_net
 from scipy.ndimage import gaussian_filter
 

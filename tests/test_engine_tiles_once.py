@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 from helpers_onnx import conv_model
 
 import engine.segment as segment

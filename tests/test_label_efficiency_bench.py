@@ -8,7 +8,7 @@ import pytest
 from bench.dubai_split import DATA
 
 lab = pytest.importorskip("bench.label_efficiency")
-from bench.label_efficiency_report import END, START, verdict, write_markdown  # noqa: E402
+from bench.label_efficiency_report import END, START, verdict, write_markdown
 
 
 def test_rows_report_the_paired_difference_and_its_standard_error():

@@ -5,15 +5,15 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_geotiff
+from helpers import write_geotiff
 from helpers_onnx import conv_model
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime.quantization")
 
-from engine.progress import RunFeedback  # noqa: E402
-from engine.segment import segment_raster  # noqa: E402
-from training.quantize import patch_cells, quantize_model  # noqa: E402
+from engine.progress import RunFeedback
+from engine.segment import segment_raster
+from training.quantize import patch_cells, quantize_model
 
 QUIET = RunFeedback(log=lambda _m: None)
 
