@@ -31,8 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.model_card import ModelCard  # noqa: E402
-from training.nets.registry import build_segmentation_net  # noqa: E402
+from engine.model_card import ModelCard
+from training.nets.registry import build_segmentation_net
 
 IN_CHANNELS, NUM_CLASSES = 3, 6
 

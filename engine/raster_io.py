@@ -71,7 +71,8 @@ def raster_region(src, extent: tuple[float, float, float, float] | None) -> Regi
 class RasterReader:
     """Normalised, padded windows of selected bands, with a validity mask."""
 
-    def __init__(self, src, bands: list[int], offset: list[float], scale: list[float], fallback_nodata: float | None = None):
+    def __init__(self, src, bands: list[int], offset: list[float], scale: list[float],
+                 fallback_nodata: float | None = None):
         self.src = src
         self.bands = list(bands)
         self.offset = np.asarray(offset, np.float32).reshape(-1, 1, 1)
