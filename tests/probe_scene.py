@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import write_geotiff
+from helpers import write_geotiff
 
 TEXTURES = ("grain", "stripes", "blobs")
 

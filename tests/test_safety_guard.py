@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_onnx_model, write_geotiff
+from helpers import make_onnx_model, write_geotiff
 
 from engine.safeguards import check_outputs_distinct
 from plugin.provider import ALGORITHMS
@@ -180,7 +180,7 @@ def test_qgis_process_output_onto_input_exits_non_zero(tmp_path):
     """The issue's first case as a user meets it: exit 0 and a destroyed image before; now an error, image kept."""
     import subprocess
 
-    from conftest import REPO
+    from helpers import REPO
 
     scene = write_geotiff(tmp_path / "scene.tif", (np.random.default_rng(0).random((4, 32, 32)) * 255).astype(np.uint8))
     model = make_onnx_model(tmp_path / "m.onnx", np.eye(4))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_onnx_model, write_geotiff
 from finetune_scene import write_scene
+from helpers import make_onnx_model, write_geotiff
 
 PRETRAININGS = ("pretrain_grass", "pretrain_sdcluster", "pretrain_diffusion")
 TINY = {"PATCH_SIZE": 32, "BATCH_SIZE": 2, "EPOCHS": 1, "PATCHES_PER_EPOCH": 4, "DEVICE": 1}

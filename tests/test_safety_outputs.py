@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_geotiff
+from helpers import write_geotiff
 
 from engine.model_card import ModelCard
 from engine.safeguards import check_value_range, csv_cell, public_config, value_range_from_normalization

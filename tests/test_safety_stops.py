@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, make_onnx_model, write_geotiff
 from finetune_scene import write_scene
+from helpers import REPO, make_onnx_model, write_geotiff
 
 EXIT_SIGTERM = 128 + signal.SIGTERM
 
@@ -160,7 +160,7 @@ def test_finished_finetune_explains_its_resume_state(qgis_app, tmp_path):
     messages: list[str] = []
 
     class Recorder(QgsProcessingFeedback):
-        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+        def pushInfo(self, info):
             messages.append(info)
             super().pushInfo(info)
 

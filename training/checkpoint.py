@@ -57,6 +57,7 @@ class Checkpoint:
 
     @property
     def in_channels(self) -> int:
+        """Bands the network reads: one input channel per band it was trained on."""
         return len(self.bands)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -73,7 +74,7 @@ class Checkpoint:
             raise CheckpointError(f"checkpoint {source} does not exist")
         try:
             payload = torch.load(source, map_location=map_location, weights_only=True)
-        except Exception as exc:  # torch raises many kinds for truncated or foreign files
+        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for truncated or foreign files
             raise CheckpointError(
                 f"{source} is not a readable rsseg checkpoint ({type(exc).__name__}: {exc}); "
                 "it may be truncated or made by another program: train again or pick another file"

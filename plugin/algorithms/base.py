@@ -117,7 +117,7 @@ def _guarded(body):
     """
 
     @functools.wraps(body)
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         if getattr(self, "_rsseg_in_run", False):  # a subclass calling super(): the outer call guards
             return body(self, parameters, context, feedback)
         from engine.progress import Cancelled
