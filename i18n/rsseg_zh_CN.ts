@@ -1925,6 +1925,59 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
     </message>
 </context>
 <context>
+    <name>RssegLayers</name>
+    <message>
+        <location filename="../plugin/layers.py" line="29"/>
+        <source>{parameter}: no raster layer given</source>
+        <translation>{parameter}：未给出栅格图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="32"/>
+        <source>{parameter}: layer &apos;{layer}&apos; comes from the &apos;{provider}&apos; provider (web or virtual layer); rsseg reads {supported}. Save it first with Raster &gt; Conversion &gt; Translate (or &apos;Export &gt; Save As...&apos;) and use the saved file.</source>
+        <translation>{parameter}：图层“{layer}”来自“{provider}”数据提供程序（网络或虚拟图层）；rsseg 读取的是 {supported}。请先用 栅格 &gt; 转换 &gt; 转换格式（或“导出 &gt; 另存为...”）保存，再使用保存后的文件。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="41"/>
+        <source>{parameter}: layer &apos;{layer}&apos; is not a local file ({source}); rsseg reads {supported}</source>
+        <translation>{parameter}：图层“{layer}”不是本地文件（{source}）；rsseg 读取的是 {supported}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="51"/>
+        <source>{parameter}: choose at least one raster layer</source>
+        <translation>{parameter}：请至少选择一个栅格图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="77"/>
+        <source>{parameter}: no vector layer given</source>
+        <translation>{parameter}：未给出矢量图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="82"/>
+        <source>{parameter}: set it to the field holding the class of each polygon (fields of &apos;{layer}&apos;: {names})</source>
+        <translation>{parameter}：请设置为保存各多边形类别的字段（“{layer}”的字段：{names}）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="88"/>
+        <source>{parameter}: layer &apos;{layer}&apos; has no polygon with a value in &apos;{field}&apos;</source>
+        <translation>{parameter}：图层“{layer}”中没有在“{field}”字段上有值的多边形</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="96"/>
+        <source>{parameter}: class ids must be 0..{largest}; found {bad}</source>
+        <translation>{parameter}：类别编号必须在 0..{largest} 之间；发现 {bad}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="103"/>
+        <source>{parameter}: {count} distinct classes; at most {largest}</source>
+        <translation>{parameter}：共有 {count} 个不同类别；最多 {largest} 个</translation>
+    </message>
+    <message>
+        <location filename="../plugin/layers.py" line="122"/>
+        <source>{parameter}: could not read the polygons of &apos;{layer}&apos;: {error}</source>
+        <translation>{parameter}：无法读取“{layer}”的多边形：{error}</translation>
+    </message>
+</context>
+<context>
     <name>SegmentAlgorithm</name>
     <message>
         <location filename="../plugin/algorithms/segment.py" line="32"/>

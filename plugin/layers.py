@@ -15,6 +15,10 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
+from qgis.PyQt.QtCore import QCoreApplication
+
+# These messages reach the user through the algorithms, so they are translated too (context
+# RssegLayers); QCoreApplication.translate is spelt out at each call so pylupdate5 collects them.
 
 SUPPORTED_RASTERS = "file-based rasters that GDAL reads (GeoTIFF, VRT, JPEG2000, IMG, ...)"
 
@@ -22,25 +26,30 @@ SUPPORTED_RASTERS = "file-based rasters that GDAL reads (GeoTIFF, VRT, JPEG2000,
 def raster_layer_path(layer: QgsRasterLayer | None, parameter: str = "INPUT") -> str:
     """The file behind a raster layer, or a clear error for web and virtual layers."""
     if layer is None:
-        raise QgsProcessingException(f"{parameter}: no raster layer given")
+        message = QCoreApplication.translate("RssegLayers", "{parameter}: no raster layer given")
+        raise QgsProcessingException(message.format(parameter=parameter))
     if layer.providerType() != "gdal":
-        raise QgsProcessingException(
-            f"{parameter}: layer '{layer.name()}' comes from the '{layer.providerType()}' provider "
-            f"(web or virtual layer); rsseg reads {SUPPORTED_RASTERS}. Save it first with "
-            "Raster > Conversion > Translate (or 'Export > Save As...') and use the saved file."
-        )
+        message = QCoreApplication.translate(
+            "RssegLayers",
+            "{parameter}: layer '{layer}' comes from the '{provider}' provider (web or virtual layer); rsseg "
+            "reads {supported}. Save it first with Raster > Conversion > Translate (or 'Export > Save As...') "
+            "and use the saved file.")
+        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name(),
+                                                    provider=layer.providerType(), supported=SUPPORTED_RASTERS))
     source = layer.source().split("|")[0]
     if not os.path.isfile(source):
-        raise QgsProcessingException(
-            f"{parameter}: layer '{layer.name()}' is not a local file ({source}); rsseg reads {SUPPORTED_RASTERS}"
-        )
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: layer '{layer}' is not a local file ({source}); rsseg reads {supported}")
+        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name(), source=source,
+                                                    supported=SUPPORTED_RASTERS))
     return source
 
 
 def raster_layers_paths(layers: list[QgsRasterLayer], parameter: str = "INPUT") -> list[str]:
     """Files of several raster layers, each checked as in :func:`raster_layer_path`."""
     if not layers:
-        raise QgsProcessingException(f"{parameter}: choose at least one raster layer")
+        message = QCoreApplication.translate("RssegLayers", "{parameter}: choose at least one raster layer")
+        raise QgsProcessingException(message.format(parameter=parameter))
     return [raster_layer_path(layer, parameter) for layer in layers]
 
 
@@ -65,28 +74,36 @@ def rasterize_vector_labels(
     from engine.run_scope import run_temp_dir
 
     if layer is None:
-        raise QgsProcessingException(f"{parameter}: no vector layer given")
+        message = QCoreApplication.translate("RssegLayers", "{parameter}: no vector layer given")
+        raise QgsProcessingException(message.format(parameter=parameter))
     index = layer.fields().indexOf(field) if field else -1
     if index < 0:
         names = ", ".join(layer.fields().names())
-        raise QgsProcessingException(
-            f"{field_parameter}: set it to the field holding the class of each polygon "
-            f"(fields of '{layer.name()}': {names})"
-        )
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: set it to the field holding the class of each polygon (fields of '{layer}': "
+            "{names})")
+        raise QgsProcessingException(message.format(parameter=field_parameter, layer=layer.name(), names=names))
     values = sorted({f[field] for f in layer.getFeatures() if f[field] is not None}, key=str)
     if not values:
-        raise QgsProcessingException(f"{parameter}: layer '{layer.name()}' has no polygon with a value in '{field}'")
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: layer '{layer}' has no polygon with a value in '{field}'")
+        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name(), field=field))
     numeric = all(isinstance(v, int) or (isinstance(v, float) and float(v).is_integer()) for v in values)
     if numeric:
         mapping = {v: int(v) for v in values}
         bad = [v for v in mapping.values() if not 0 <= v < ignore_value]
         if bad:
-            raise QgsProcessingException(f"{field_parameter}: class ids must be 0..{ignore_value - 1}; found {bad[:5]}")
+            message = QCoreApplication.translate(
+                "RssegLayers", "{parameter}: class ids must be 0..{largest}; found {bad}")
+            raise QgsProcessingException(message.format(parameter=field_parameter, largest=ignore_value - 1,
+                                                        bad=bad[:5]))
         class_names: list[str] = []
     else:
         if len(values) >= ignore_value:
-            raise QgsProcessingException(
-                f"{field_parameter}: {len(values)} distinct classes; at most {ignore_value - 1}")
+            message = QCoreApplication.translate(
+                "RssegLayers", "{parameter}: {count} distinct classes; at most {largest}")
+            raise QgsProcessingException(message.format(parameter=field_parameter, count=len(values),
+                                                        largest=ignore_value - 1))
         mapping = {v: i for i, v in enumerate(values)}
         class_names = [str(v) for v in values]
 
@@ -102,7 +119,9 @@ def rasterize_vector_labels(
         options.ct = QgsCoordinateTransform(layer.crs(), target_crs, QgsProject.instance())
     error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, vector_path, QgsCoordinateTransformContext(), options)
     if error[0] != QgsVectorFileWriter.NoError:
-        raise QgsProcessingException(f"{parameter}: could not read the polygons of '{layer.name()}': {error[1]}")
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: could not read the polygons of '{layer}': {error}")
+        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name(), error=error[1]))
 
     output_path = output_path or os.path.join(workdir, "labels.tif")
     driver = gdal.GetDriverByName("GTiff")
