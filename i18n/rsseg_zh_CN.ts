@@ -1927,7 +1927,7 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
 <context>
     <name>RssegLayers</name>
     <message>
-        <location filename="../plugin/layers.py" line="29"/>
+        <location filename="../plugin/raster_adapter.py" line="120"/>
         <source>{parameter}: no raster layer given</source>
         <translation>{parameter}：未给出栅格图层</translation>
     </message>
@@ -1975,6 +1975,36 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <location filename="../plugin/layers.py" line="122"/>
         <source>{parameter}: could not read the polygons of &apos;{layer}&apos;: {error}</source>
         <translation>{parameter}：无法读取“{layer}”的多边形：{error}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="73"/>
+        <source>RESOLUTION: cannot measure ground distances in the CRS of &apos;{layer}&apos;</source>
+        <translation>RESOLUTION：无法在“{layer}”的坐标参考系中量算地面距离</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="125"/>
+        <source>{parameter}: layer &apos;{layer}&apos; is not valid (its source cannot be read)</source>
+        <translation>{parameter}：图层“{layer}”无效（无法读取其数据源）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="130"/>
+        <source>{parameter}: reading &apos;{layer}&apos; ({provider} provider) as {width} x {height} px at {step:.4g} map units per pixel</source>
+        <translation>{parameter}：正在读取“{layer}”（{provider} 数据提供程序），大小 {width} x {height} 像素，每像素 {step:.4g} 地图单位</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="148"/>
+        <source>INPUT: layer &apos;{layer}&apos; has pixels of an unsupported type ({type})</source>
+        <translation>INPUT：图层“{layer}”的像素类型不受支持（{type}）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="157"/>
+        <source>INPUT: cannot create the temporary copy {path} ({error})</source>
+        <translation>INPUT：无法创建临时副本 {path}（{error}）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="193"/>
+        <source>INPUT: layer &apos;{layer}&apos; returned no data for {area}</source>
+        <translation>INPUT：图层“{layer}”在 {area} 范围内没有返回数据</translation>
     </message>
 </context>
 <context>

@@ -28,6 +28,7 @@ from qgis.core import (
     QgsRasterLayer,
     QgsRectangle,
 )
+from qgis.PyQt.QtCore import QCoreApplication
 
 from .layers import raster_layer_path
 
@@ -69,7 +70,9 @@ def ground_metres_per_unit(layer: QgsRasterLayer, extent: QgsRectangle) -> float
     left, right = QgsPointXY(centre.x() - step / 2, centre.y()), QgsPointXY(centre.x() + step / 2, centre.y())
     metres = distance.measureLine(left, right)
     if not metres or not math.isfinite(metres):
-        raise QgsProcessingException(f"RESOLUTION: cannot measure ground distances in the CRS of '{layer.name()}'")
+        message = QCoreApplication.translate(
+            "RssegLayers", "RESOLUTION: cannot measure ground distances in the CRS of '{layer}'")
+        raise QgsProcessingException(message.format(layer=layer.name()))
     return metres / step
 
 
@@ -114,15 +117,21 @@ def layer_to_raster(layer: QgsRasterLayer | None, parameter: str, extent: QgsRec
                     resolution_cm: float | None, max_pixels: int, folder: str, feedback=None) -> tuple[str, bool]:
     """(path the engine reads, whether it is a temporary copy). Local GDAL files are returned as they are."""
     if layer is None:
-        raise QgsProcessingException(f"{parameter}: no raster layer given")
+        message = QCoreApplication.translate("RssegLayers", "{parameter}: no raster layer given")
+        raise QgsProcessingException(message.format(parameter=parameter))
     if is_local_gdal_file(layer):
         return raster_layer_path(layer, parameter), False
     if not layer.isValid():
-        raise QgsProcessingException(f"{parameter}: layer '{layer.name()}' is not valid (its source cannot be read)")
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: layer '{layer}' is not valid (its source cannot be read)")
+        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name()))
     read = plan_layer_read(layer, extent, resolution_cm, max_pixels)
     if feedback is not None:
-        feedback.pushInfo(f"{parameter}: reading '{layer.name()}' ({layer.providerType()} provider) as "
-                          f"{read.width} x {read.height} px at {read.units_per_pixel:.4g} map units per pixel")
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: reading '{layer}' ({provider} provider) as {width} x {height} px at "
+            "{step:.4g} map units per pixel")
+        feedback.pushInfo(message.format(parameter=parameter, layer=layer.name(), provider=layer.providerType(),
+                                         width=read.width, height=read.height, step=read.units_per_pixel))
     path = os.path.join(folder, "layer.tif")
     _write_layer(layer, read, path, feedback)
     return path, True
@@ -136,14 +145,17 @@ def _write_layer(layer: QgsRasterLayer, read: LayerRead, path: str, feedback) ->
     data_type = provider.dataType(1)
     colour = data_type in COLOR_TYPES
     if not colour and data_type not in NUMPY_TYPES:
-        raise QgsProcessingException(f"INPUT: layer '{layer.name()}' has pixels of an unsupported type ({data_type})")
+        message = QCoreApplication.translate(
+            "RssegLayers", "INPUT: layer '{layer}' has pixels of an unsupported type ({type})")
+        raise QgsProcessingException(message.format(layer=layer.name(), type=data_type))
     bands = 4 if colour else provider.bandCount()
     gdal_type = gdal.GDT_Byte if colour else int(data_type)  # Qgis.DataType numbers GDAL's types
     options = ["TILED=YES", "COMPRESS=DEFLATE", "ZLEVEL=1", "BIGTIFF=IF_SAFER"]
     options += ["PHOTOMETRIC=RGB", "ALPHA=YES"] if colour else []
     target = gdal.GetDriverByName("GTiff").Create(path, read.width, read.height, bands, gdal_type, options=options)
     if target is None:
-        raise QgsProcessingException(f"INPUT: cannot create the temporary copy {path} ({gdal.GetLastErrorMsg()})")
+        message = QCoreApplication.translate("RssegLayers", "INPUT: cannot create the temporary copy {path} ({error})")
+        raise QgsProcessingException(message.format(path=path, error=gdal.GetLastErrorMsg()))
     try:
         target.SetGeoTransform((read.extent.xMinimum(), read.units_per_pixel, 0.0, read.extent.yMaximum(), 0.0,
                                 -read.units_per_pixel))
@@ -178,7 +190,9 @@ def _copy_chunks(layer: QgsRasterLayer, read: LayerRead, target, colour: bool, b
         for band in range(1, (1 if colour else bands) + 1):
             block = provider.block(band, rect, cols, rows, block_feedback)
             if not block.isValid():
-                raise QgsProcessingException(f"INPUT: layer '{layer.name()}' returned no data for {rect.toString()}")
+                message = QCoreApplication.translate(
+                    "RssegLayers", "INPUT: layer '{layer}' returned no data for {area}")
+                raise QgsProcessingException(message.format(layer=layer.name(), area=rect.toString()))
             if colour:
                 argb = np.frombuffer(bytes(block.data()), np.uint32).reshape(rows, cols)
                 for k, shift in enumerate((16, 8, 0, 24), 1):  # R, G, B, alpha

@@ -86,7 +86,7 @@ class ClassStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         del cls._alive[:-32]  # a long session keeps the last few; each was used right after its run
         return instance
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+    def postProcessLayer(self, layer, context, feedback):
         if isinstance(layer, QgsRasterLayer) and layer.isValid():
             apply_class_style(layer, self.names, self.colors)
         elif isinstance(layer, QgsVectorLayer) and layer.isValid() and layer.fields().indexOf("class_id") >= 0:

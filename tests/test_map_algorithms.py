@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 from helpers_onnx import conv_model
 from osgeo import gdal, ogr
 

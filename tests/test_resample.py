@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 from helpers_onnx import conv_model
 from osgeo import ogr
 from rasterio.transform import from_origin

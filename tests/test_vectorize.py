@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import write_geotiff
+from helpers import write_geotiff
 from osgeo import ogr
 from rasterio.transform import from_origin
 

@@ -32,10 +32,10 @@ class ClusterMapAlgorithm(MapAlgorithm):
     BRANCH = "BRANCH"
     OUTPUT_MODEL = "OUTPUT_MODEL"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Cluster map (unsupervised land cover from SDCluster)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Maps the clusters an SDCluster model has learned: every pixel gets the cluster (prototype) it is "
             "most similar to. No labels are needed; use it to judge a pretrained model before fine-tuning, or as "
@@ -56,7 +56,7 @@ class ClusterMapAlgorithm(MapAlgorithm):
             "Score it against a reference with rsseg:evaluate, MODE clusters (clusters are matched to classes)."
         ) + "\n" + self.map_help()
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("SDCluster checkpoint (.pt) or cluster model (.onnx)"),
             fileFilter="SDCluster checkpoint or cluster model (*.pt *.onnx)"))
@@ -78,7 +78,7 @@ class ClusterMapAlgorithm(MapAlgorithm):
             optional=True, createByDefault=False))
         self.add_product_parameters()
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
         checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
         if not checkpoint or not os.path.isfile(checkpoint):

@@ -28,10 +28,10 @@ class SegmentAlgorithm(MapAlgorithm):
     THREADS = "THREADS"
     CONFIDENCE = "CONFIDENCE"
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Segment raster with an ONNX model")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Classifies every pixel of a raster with an ONNX segmentation model: rsseg models (fine-tuned or "
             "cluster maps) and Deepness models alike.\n\n"
@@ -48,7 +48,7 @@ class SegmentAlgorithm(MapAlgorithm):
             "CONFIDENCE: optional float32 raster with the winning class's probability."
         ) + "\n" + self.map_help()
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         self.add_input_parameters()
         self.addParameter(QgsProcessingParameterFile(self.MODEL, self.tr("ONNX model"), extension="onnx"))
         self.addParameter(QgsProcessingParameterString(
@@ -75,7 +75,7 @@ class SegmentAlgorithm(MapAlgorithm):
             createByDefault=False))
         self.add_product_parameters()
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
         from engine.maps import read_model_card
         from engine.segment import segment_raster
