@@ -21,12 +21,12 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 torch.set_num_threads(1)
 
-from engine.model_card import ModelCard  # noqa: E402
-from engine.progress import RunFeedback  # noqa: E402
-from engine.segment import segment_raster  # noqa: E402
-from engine.tiling import DEFAULT_OVERLAP_PERCENT  # noqa: E402
-from training.export import export_checkpoint  # noqa: E402
-from training.finetune import finetune  # noqa: E402
+from engine.model_card import ModelCard
+from engine.progress import RunFeedback
+from engine.segment import segment_raster
+from engine.tiling import DEFAULT_OVERLAP_PERCENT
+from training.export import export_checkpoint
+from training.finetune import finetune
 
 QUIET = RunFeedback(log=lambda _m: None)
 NAMES = ["water", "sand", "trees"]

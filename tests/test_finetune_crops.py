@@ -9,13 +9,13 @@ from finetune_scene import tiny_config, write_scene
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from engine.progress import RunFeedback  # noqa: E402
-from training.data.crops import RandomCropDataset, crop_regions, draw_crop, kept_label_mask  # noqa: E402
-from training.data.labels import LabeledPatchDataset, make_pairs  # noqa: E402
-from training.data.rasters import Normalization  # noqa: E402
-from training.data.splits import split_patches  # noqa: E402
-from training.finetune import finetune, parameter_groups, step_budget  # noqa: E402
-from training.nets.deeplab import build  # noqa: E402
+from engine.progress import RunFeedback
+from training.data.crops import RandomCropDataset, crop_regions, draw_crop, kept_label_mask
+from training.data.labels import LabeledPatchDataset, make_pairs
+from training.data.rasters import Normalization
+from training.data.splits import split_patches
+from training.finetune import finetune, parameter_groups, step_budget
+from training.nets.deeplab import build
 
 QUIET = RunFeedback(log=lambda _m: None)
 

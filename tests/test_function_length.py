@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 
-from conftest import REPO
+from helpers import REPO
 
 LIMIT = 80
 # known exceptions, each with its reason; remove an entry when the function is split

@@ -12,7 +12,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 DATA = REPO.parent / "shared" / "data" / "dubai_aerial" / "geotiff"
 # the README's fine-tuning example scored 0.19 mIoU on tile_2_001 with the CLI (docs/training.md;

@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import rasterio
-from conftest import write_geotiff
+from helpers import write_geotiff
 
 from engine.evaluate import evaluate_rasters
 from engine.previews import classes_rgb, preview_shape

@@ -51,7 +51,7 @@ from training.data.labels import (
     class_names_for,
     make_pairs,
 )
-from training.data.rasters import Normalization, compute_normalization, resolve_bands
+from training.data.rasters import Normalization, bands_to_read, compute_normalization
 from training.data.splits import Split, split_patches
 from training.distributed import DistributedContext, all_reduce_sum, broadcast_module
 from training.finetune_config import FinetuneConfig
@@ -123,9 +123,9 @@ def choose_bands(config: FinetuneConfig, pairs: list[LabeledPair], pretrained: C
         with rasterio.open(pairs[0].image) as src:
             if max(pretrained.bands) <= src.count:
                 wanted = list(pretrained.bands)
-    bands = resolve_bands(pairs[0].image, wanted)
+    bands = bands_to_read(pairs[0].image, wanted)
     for pair in pairs[1:]:
-        resolve_bands(pair.image, bands)
+        bands_to_read(pair.image, bands)
     if pretrained is not None:
         pretrained.check_bands(len(bands), "BANDS")
     return bands

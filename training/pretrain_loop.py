@@ -23,10 +23,10 @@ from training.config import PretrainConfig, scaled_learning_rate, validate_sched
 from training.data.rasters import (
     Normalization,
     UnlabeledPatchDataset,
+    bands_to_read,
     compute_normalization,
     expand_inputs,
     patches_per_epoch_for,
-    resolve_bands,
 )
 from training.distributed import DistributedContext
 from training.loop import TrainingLoop, TrainingTask, cpu_state, run_task
@@ -121,9 +121,9 @@ def _run(method_factory, config: PretrainConfig, output: Path, feedback: RunFeed
          device: torch.device, ctx: DistributedContext) -> PretrainResult:
     seed_everything(config.seed + ctx.rank)
     paths = expand_inputs(config.inputs)
-    bands = resolve_bands(paths[0], config.bands)
+    bands = bands_to_read(paths[0], config.bands)
     for path in paths[1:]:
-        resolve_bands(path, bands)  # every raster must have the chosen bands
+        bands_to_read(path, bands)  # every raster must have the chosen bands
     previous = _load_for_resume(output, config, bands) if resume else None
     if previous is not None:
         normalization = Normalization(tuple(previous.band_offset), tuple(previous.band_scale))

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from engine.metrics import confusion_matrix, scores_from_confusion
 from engine.progress import RunFeedback
 from training.checkpoint import Checkpoint, CheckpointError
-from training.data.rasters import Normalization, compute_normalization, resolve_bands
+from training.data.rasters import Normalization, bands_to_read, compute_normalization
 from training.probe_config import ProbeConfig
 from training.probe_data import (
     MARGIN,
@@ -167,7 +167,7 @@ def _bands(config: ProbeConfig, checkpoint: Checkpoint | None) -> list[int]:
     bands = list(config.bands) or (list(checkpoint.bands) if checkpoint else [])
     for path in [*config.images, *config.test_images]:
         try:
-            bands = resolve_bands(path, bands)
+            bands = bands_to_read(path, bands)
         except ValueError as exc:
             raise ValueError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - rasterio raises its own kinds for unreadable files

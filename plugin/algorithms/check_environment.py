@@ -44,10 +44,10 @@ class CheckEnvironmentAlgorithm(RssegAlgorithm):
     VERSIONS = {NUMPY_VERSION: "numpy", GDAL_VERSION: "GDAL", TORCH_VERSION: "torch",
                 ONNXRUNTIME_VERSION: "onnxruntime"}
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Check the environment (versions, GPU)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Reports what rsseg runs on, as a text you can copy into a bug report: the versions of QGIS, Python, "
             "numpy, GDAL, rasterio, torch, onnxruntime and onnx and the folder each was imported from; "
@@ -61,7 +61,7 @@ class CheckEnvironmentAlgorithm(RssegAlgorithm):
             "GPU_NAME, MISSING (comma-separated) and INSTALL_COMMAND, for models and scripts."
         )
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Report"), fileFilter="Text (*.txt)", optional=True,
             createByDefault=True))
@@ -82,7 +82,7 @@ class CheckEnvironmentAlgorithm(RssegAlgorithm):
             self.addOutput(QgsProcessingOutputString(name, label))
         self.addOutput(QgsProcessingOutputBoolean(self.TORCH_CUDA, self.tr("torch can use CUDA")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         from ..environment import collect, format_report, install_command
 
         output = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)

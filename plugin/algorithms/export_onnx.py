@@ -29,7 +29,7 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
     group_key = "finetuning"
     requires = ("torch", "onnx", "onnxruntime")
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Export a fine-tuned checkpoint to ONNX")
 
     def shortHelpString(self) -> str:
@@ -42,7 +42,8 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
             "more than 1e-4 is not written.\n"
             "CHECKPOINT: a .pt file written by 'Fine-tune a segmentation model'. Pretraining checkpoints have no "
             "segmentation head: fine-tune them first (for SDCluster cluster maps use 'Cluster map').\n"
-            "TILE_SIZE: tile edge stored in the card (0 = the training patch size, the geometry the model was trained on).\n"
+            "TILE_SIZE: tile edge stored in the card (0 = the training patch size, the geometry the model was "
+            "trained on).\n"
             "OVERLAP: tile overlap in percent stored in the card (default 15).\n"
             "FIXED_SHAPE: fix the input's height and width to the tile size (the batch stays dynamic). Deepness "
             "only loads models of a fixed tile size; rsseg runs both forms, a fixed one only at its tile size.\n"
@@ -53,7 +54,7 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
             "CALIBRATION: rasters like the imagery you will segment (same bands), used only with QUANTIZE."
         )
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Fine-tuned checkpoint"), extension="pt"))
         self.addParameter(QgsProcessingParameterNumber(

@@ -171,10 +171,10 @@ class FinetuneAlgorithm(RssegAlgorithm):
     requires = ("torch", "rasterio", "onnx", "onnxruntime")
     output_companions = {"OUTPUT_CHECKPOINT": (".last.pt", ".best.pt")}  # written beside it (training/finetune.py)
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+    def displayName(self) -> str:
         return self.tr("Fine-tune a segmentation model")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
+    def shortHelpString(self) -> str:
         return self.tr(
             "Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint "
             "(GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.\n\n"
@@ -204,7 +204,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
         """The parameter of a generated config field: its name in capitals."""
         return field_name.upper()
 
-    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+    def initAlgorithm(self, config=None):
         from training.finetune_config import FinetuneConfig
 
         self._add_inputs()
@@ -337,7 +337,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
             raise QgsProcessingException(str(exc)) from None
         return config
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+    def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
         from engine.progress import Cancelled
         from training.checkpoint import explain_resume_state

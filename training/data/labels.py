@@ -161,6 +161,7 @@ class PatchWindow:
 
     @property
     def window(self) -> Window:
+        """The rasterio window of this patch, for reading image and labels alike."""
         return Window(self.col, self.row, self.size, self.size)
 
 
@@ -204,6 +205,7 @@ class LabeledPatchDataset(Dataset):
         return self._labels[index]
 
     def read(self, window: PatchWindow) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised image and label ids of one window; image nodata becomes 0 and ignore in the labels."""
         pair = self.pairs[window.pair]
         pixels = self._image(window.pair).read(self.bands, window=window.window)
         label = read_label(self._label(window.pair), window.window, self.ignore_index)
@@ -218,6 +220,7 @@ class LabeledPatchDataset(Dataset):
         return torch.from_numpy(image), torch.from_numpy(label)
 
     def close(self) -> None:
+        """Close the rasters opened lazily on first read (each data-loader worker has its own)."""
         for context in self._contexts:
             context.__exit__(None, None, None)
         for handle in self._images.values():

@@ -52,8 +52,12 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return paths
 
 
-def resolve_bands(path: str | os.PathLike, bands: Sequence[int] | None) -> list[int]:
-    """The 1-based bands to read: all bands when ``bands`` is empty, validated otherwise."""
+def bands_to_read(path: str | os.PathLike, bands: Sequence[int] | None) -> list[int]:
+    """The 1-based bands to read: all bands when ``bands`` is empty, validated otherwise.
+
+    Named apart from ``engine.segment.resolve_bands``, which chooses the bands a MODEL reads
+    (card, Deepness rule); this one checks the bands a user asked of a raster for training.
+    """
     with rasterio.open(path) as src:
         count = src.count
     if not bands:

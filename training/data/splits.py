@@ -86,6 +86,7 @@ def tile_offsets(size: int, patch: int) -> list[int]:
 
 
 def tiles_in_block(block: Block, patch: int) -> list[PatchWindow]:
+    """The patch windows that tile a validation block without leaving its edges out."""
     return [
         PatchWindow(block.pair, block.col + dx, block.row + dy, patch)
         for dy in tile_offsets(block.height, patch)
@@ -168,7 +169,7 @@ def split_patches(
     kept = keep_fraction(len(train_tiles), label_fraction, seed)
     train = [train_tiles[i] for i in kept]
     val = [t for b in val_ids for t in tiles[b]]
-    hist = lambda items: np.sum([c for _, c in items], axis=0) if items else np.zeros(256, np.int64)  # noqa: E731
+    hist = lambda items: np.sum([c for _, c in items], axis=0) if items else np.zeros(256, np.int64)
     return Split(
         train=[w for w, _ in train],
         val=[w for w, _ in val],
