@@ -22,12 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from dubai_split import CLASS_COLORS, CLASS_NAMES, TEST_TILES, TRAIN_TILES, tile_pairs  # noqa: E402
+from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, TEST_TILES, TRAIN_TILES, tile_pairs
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def train_head(head: str, seed: int, args: argparse.Namespace, work: Path) -> Path:

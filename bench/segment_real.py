@@ -13,12 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-for folder in (REPO, REPO / "bench"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+from bench.dubai_split import CLASS_NAMES, DATA, TEST_TILES, tile_pairs
 
-from dubai_split import CLASS_NAMES, DATA, TEST_TILES, tile_pairs  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SPEED_IMAGE = "tile_7_004_image.tif"   # one of the largest Dubai images (2062 x 1817): 30 tiles of 512 px
 SEAM_TILE, SEAM_OVERLAP = 256, 15.0

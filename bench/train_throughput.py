@@ -25,12 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 VARIANTS = ("default", "channels_last", "threads_1")
 

@@ -143,7 +143,7 @@ def open_raster(path: PathLike, parameter: str, probe: bool = True):
             width, height = min(src.width, 64), min(src.height, 64)
             src.read(1, window=Window(0, 0, width, height))
             src.read(1, window=Window(src.width - width, src.height - height, width, height))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - GDAL/rasterio raise many kinds for damaged pixels
             src.close()
             raise ValueError(f"{parameter}: {text} opens but its pixels cannot be read ({_first_line(exc)}); "
                              "the file is probably truncated: copy or export it again") from None

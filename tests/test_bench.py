@@ -8,7 +8,8 @@ import sys
 import pytest
 from helpers import REPO
 
-AS_MODULES = ["cluster_map_quality", "label_efficiency", "model_cost", "segment_throughput"]
+AS_MODULES = ["cluster_map_quality", "deeplab_heads", "label_efficiency", "model_cost", "pretrain_snapshots",
+              "segment_throughput", "train_throughput", "vectorize_memory"]
 
 
 def _help(args: list[str]) -> subprocess.CompletedProcess:

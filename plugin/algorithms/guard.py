@@ -74,7 +74,7 @@ def _output_path(alg, definition, parameters) -> str | None:
             path = value
         else:
             path = alg.parameterAsFileOutput(parameters, name, scratch)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a value QGIS cannot resolve is checked as given
         path = value
     path = (path or value).split("|")[0]
     return path[len("ogr:"):] if path.startswith("ogr:") else path
