@@ -28,9 +28,10 @@ SCRIPT = textwrap.dedent("""
     config = SDClusterConfig(inputs=[{image!r}], patch_size=32, batch_size=2, epochs=1, patches_per_epoch=8,
                              output_stride=8, projector_hidden=32, embedding_dim=16, predictor_hidden=32,
                              prototypes=6, device="cpu")
-    pretrain("sdcluster", config, {output!r}, feedback=RunFeedback(log=lambda m: None))
-    # the loop has shut its process group down; join a new one for the Sinkhorn check
+    # the script's own group: the loop joins it and leaves it open (it destroys only groups it made)
     dist.init_process_group("gloo")
+    pretrain("sdcluster", config, {output!r}, feedback=RunFeedback(log=lambda m: None))
+    assert dist.is_initialized()
     rank = dist.get_rank()
     scores = torch.randn(400, 8, generator=torch.Generator().manual_seed(0))
     scores[:, 0] += 0.3

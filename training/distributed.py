@@ -22,6 +22,7 @@ class DistributedContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    owns_group: bool = False    # the group was made by init_distributed (and is destroyed by shutdown)
 
     @property
     def enabled(self) -> bool:
@@ -39,10 +40,11 @@ def init_distributed(device: torch.device) -> DistributedContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistributedContext()
-    if not dist.is_initialized():
+    owns_group = not dist.is_initialized()
+    if owns_group:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    ctx = DistributedContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    ctx = DistributedContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns_group)
     if device.type == "cuda":
         torch.cuda.set_device(ctx.local_rank)
     return ctx
@@ -65,13 +67,29 @@ def broadcast_module(module: nn.Module, ctx: DistributedContext) -> None:
 
 
 def average_gradients(module: nn.Module, ctx: DistributedContext) -> None:
-    """Mean of each parameter's gradient over processes (after backward, before step)."""
+    """Mean of each parameter's gradient over processes (after backward, before step).
+
+    A parameter may get a gradient on one process and none on another (SDCluster's slot
+    contrast skips its predictor when no prototype is shared by a batch's two views). Each
+    process must run the same all-reduces in the same order or they wait on each other for
+    ever, so which parameters have a gradient anywhere is agreed first; those lacking one
+    locally contribute zeros, and parameters no process touched keep ``grad = None``.
+    """
     if not ctx.enabled:
         return
-    for param in module.parameters():
-        if param.grad is not None:
-            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
-            param.grad /= ctx.world_size
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        return
+    device = params[0].device
+    has_grad = torch.tensor([p.grad is not None for p in params], dtype=torch.int32, device=device)
+    dist.all_reduce(has_grad, op=dist.ReduceOp.SUM)
+    for param, anywhere in zip(params, has_grad.tolist()):
+        if not anywhere:
+            continue
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+        dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+        param.grad /= ctx.world_size
 
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
@@ -98,6 +116,11 @@ def barrier(ctx: DistributedContext) -> None:
 
 
 def shutdown(ctx: DistributedContext) -> None:
-    """Leave the process group so a later run in the same process can start a new one."""
-    if ctx.enabled and dist.is_initialized():
+    """Leave the process group if this run made it; a caller's own group stays theirs.
+
+    Destroying and re-creating a group under one torchrun store can leave one process
+    waiting in the second rendezvous for ever (seen in the SDCluster DDP test), so a
+    script that needs the group after training makes it first and keeps it.
+    """
+    if ctx.enabled and ctx.owns_group and dist.is_initialized():
         dist.destroy_process_group()
