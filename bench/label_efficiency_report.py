@@ -19,7 +19,7 @@ def verdict(row: dict) -> str:
         return f"meets the +{target:g} target"
     if clear:
         return f"gain > 2 SE, under the +{target:g} target"
-    return "no clear gain (|delta| <= 2 SE)" if abs(row["delta_mean"]) <= 2 * se else "clear LOSS"
+    return "no clear gain (within 2 SE)" if abs(row["delta_mean"]) <= 2 * se else "clear LOSS"
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -37,9 +37,13 @@ def table(rows: list[dict]) -> list[str]:
 def generated(result: dict) -> str:
     """The generated block: command, protocol summary and the table."""
     p = result["protocol"]
+    steps = ", ".join(f"{k} {v}" for k, v in p["pretrain_steps"].items())
+    interim = (" An interim reading (`--available-snapshots`): rows whose pretraining snapshot was not written yet "
+               "are left out, and the wall time is this invocation's (finished units come from the cache)."
+               if p.get("available_only") else "")
     lines = [START, "", f"Command: `{result['command']}` ({result['date']}, {result['machine']}, "
-             f"{result['wall_seconds'] / 60:.0f} min). Raw numbers: [results.json](results.json).", "",
-             f"Pretraining steps {p['pretrain_steps']}, batch {p['pretrain_batch']} x {p['pretrain_patch']} px "
+             f"{result['wall_seconds'] / 60:.0f} min).{interim} Raw numbers: [results.json](results.json).", "",
+             f"Pretraining steps: {steps}; batch {p['pretrain_batch']} x {p['pretrain_patch']} px "
              f"(diffusion {p['diffusion_batch']} x {p['diffusion_patch']} px); probe at output stride "
              f"{p['probe_output_stride']}, {p['probe_pixels_per_image']} labelled pixels per image; "
              f"labelled images from tiles {p['label_pool_tiles']}, test tile {p['test_tiles']}. "
