@@ -128,7 +128,8 @@ Per-class IoU (teacher): {', '.join(f'{k} {v:.2f}' for k, v in t['iou'].items())
     doc.write_text(head + RESULTS_START + body + RESULTS_END + tail)
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The benchmark's options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=80, help="pretraining steps")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -143,7 +144,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the checkpoint and maps (default: temporary)")
     parser.add_argument("--docs", action="store_true", help="write the result and picture into docs/")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    """Pretrain, map, score against the floors, print (and optionally record) the result."""
+    args = parse_args(argv)
     if not DATA.is_dir():
         raise SystemExit(f"the Dubai data is not at {DATA}")
 
@@ -186,8 +192,24 @@ def main(argv=None) -> dict:
     for branch in ("teacher", "student"):
         result[branch], maps[branch] = map_and_score(checkpoint, branch, args.clusters, test, work, usage, args.threads)
 
-    # floor 1: the same architecture before training (fresh weights, same seed), saved as the
-    # trained checkpoint with its weights swapped, so bands, normalisation and config match
+    result["untrained"] = untrained_floor(checkpoint, config, args, test, work, usage)
+    result["majority"] = majority_floor(test, work)
+
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["machine"] = f"{platform.machine()} CPU, {args.threads} torch threads, shared"
+    result["command"] = ".venv/bin/python -m bench.cluster_map_quality " + shlex.join(argv or sys.argv[1:])
+    if args.docs:
+        write_picture(test[0], maps["teacher"][0], PICTURE)
+        update_docs(result)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def untrained_floor(checkpoint: Path, config, args: argparse.Namespace, test, work: Path, usage) -> dict:
+    """Floor 1: the same architecture before training (fresh weights, same seed), saved as the
+    trained checkpoint with its weights swapped, so bands, normalisation and config match."""
+    import torch
+
     from training.checkpoint import Checkpoint
     from training.methods.sdcluster import SDClusterMethod
 
@@ -197,9 +219,13 @@ def main(argv=None) -> dict:
     untrained_path = work / "untrained.pt"
     dataclasses.replace(trained, model_state=fresh.state_dict(), encoder_state=None, history=[], epoch=0, step=0,
                         finished=False, optimizer_state=None).save(untrained_path)
-    result["untrained"], _ = map_and_score(untrained_path, "teacher", args.clusters, test, work, usage, args.threads,
-                                         tag="untrained")
-    # floor 2: every pixel the majority class ("land")
+    scores, _ = map_and_score(untrained_path, "teacher", args.clusters, test, work, usage, args.threads,
+                              tag="untrained")
+    return scores
+
+
+def majority_floor(test, work: Path) -> dict:
+    """Floor 2: every pixel the majority class ("land")."""
     import rasterio
 
     majority = []
@@ -211,16 +237,7 @@ def main(argv=None) -> dict:
             with rasterio.open(out, "w", **profile) as dst:
                 dst.write(np.zeros((1, src.height, src.width), np.uint8))
         majority.append(out)
-    result["majority"] = pooled_scores(majority, test)
-
-    result["wall_seconds"] = round(time.perf_counter() - started, 1)
-    result["machine"] = f"{platform.machine()} CPU, {args.threads} torch threads, shared"
-    result["command"] = ".venv/bin/python -m bench.cluster_map_quality " + shlex.join(argv or sys.argv[1:])
-    if args.docs:
-        write_picture(test[0], maps["teacher"][0], PICTURE)
-        update_docs(result)
-    print(json.dumps(result, indent=2))
-    return result
+    return pooled_scores(majority, test)
 
 
 if __name__ == "__main__":

@@ -298,42 +298,42 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
         <translation>将微调检查点导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="57"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="58"/>
         <source>Fine-tuned checkpoint</source>
         <translation>微调检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="59"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="60"/>
         <source>Tile size in pixels (0: default)</source>
         <translation>瓦片大小（像元，0：默认）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="72"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="73"/>
         <source>ONNX model</source>
         <translation>ONNX 模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="94"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="95"/>
         <source>Cancelled: no model was written</source>
         <translation>已取消：未写出模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="67"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="68"/>
         <source>Quantize to int8 (faster on CPU, checked against fp32)</source>
         <translation>量化为 int8（CPU 上更快，并与 fp32 比较检查）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="69"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="70"/>
         <source>Calibration rasters for int8 (empty: the training rasters)</source>
         <translation>int8 校准栅格（留空：训练栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="62"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="63"/>
         <source>Tile overlap in % (empty: 15)</source>
         <translation>瓦片重叠 %（留空：15）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="65"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="66"/>
         <source>Fixed tile size (for the Deepness plugin)</source>
         <translation>固定瓦片大小（用于 Deepness 插件）</translation>
     </message>
@@ -359,7 +359,7 @@ QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式）�
 CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="72"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="73"/>
         <source>ONNX model (*.onnx)</source>
         <translation>ONNX 模型 (*.onnx)</translation>
     </message>
@@ -1957,22 +1957,22 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <translation>{parameter}：请设置为保存各多边形类别的字段（“{layer}”的字段：{names}）</translation>
     </message>
     <message>
-        <location filename="../plugin/layers.py" line="88"/>
+        <location filename="../plugin/layers.py" line="113"/>
         <source>{parameter}: layer &apos;{layer}&apos; has no polygon with a value in &apos;{field}&apos;</source>
         <translation>{parameter}：图层“{layer}”中没有在“{field}”字段上有值的多边形</translation>
     </message>
     <message>
-        <location filename="../plugin/layers.py" line="96"/>
+        <location filename="../plugin/layers.py" line="121"/>
         <source>{parameter}: class ids must be 0..{largest}; found {bad}</source>
         <translation>{parameter}：类别编号必须在 0..{largest} 之间；发现 {bad}</translation>
     </message>
     <message>
-        <location filename="../plugin/layers.py" line="103"/>
+        <location filename="../plugin/layers.py" line="128"/>
         <source>{parameter}: {count} distinct classes; at most {largest}</source>
         <translation>{parameter}：共有 {count} 个不同类别；最多 {largest} 个</translation>
     </message>
     <message>
-        <location filename="../plugin/layers.py" line="122"/>
+        <location filename="../plugin/layers.py" line="99"/>
         <source>{parameter}: could not read the polygons of &apos;{layer}&apos;: {error}</source>
         <translation>{parameter}：无法读取“{layer}”的多边形：{error}</translation>
     </message>

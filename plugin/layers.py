@@ -69,7 +69,7 @@ def rasterize_vector_labels(
     Returns the label raster's path and the class names (empty for integer fields).
     Errors about the field name ``field_parameter`` (REFERENCE_FIELD for rsseg:evaluate).
     """
-    from osgeo import gdal, ogr
+    from osgeo import gdal
 
     from engine.run_scope import run_temp_dir
 
@@ -83,6 +83,31 @@ def rasterize_vector_labels(
             "RssegLayers", "{parameter}: set it to the field holding the class of each polygon (fields of '{layer}': "
             "{names})")
         raise QgsProcessingException(message.format(parameter=field_parameter, layer=layer.name(), names=names))
+    mapping, class_names, numeric = _class_mapping(layer, field, parameter, field_parameter, ignore_value)
+    reference = gdal.Open(reference_raster)
+    workdir = tempfile.mkdtemp(prefix="rsseg_labels_", dir=run_temp_dir())  # removed with the run
+    vector_path = os.path.join(workdir, "labels.gpkg")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject
+
+    target_crs = QgsCoordinateReferenceSystem.fromWkt(reference.GetProjection())
+    if target_crs.isValid() and target_crs != layer.crs():
+        options.ct = QgsCoordinateTransform(layer.crs(), target_crs, QgsProject.instance())
+    error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, vector_path, QgsCoordinateTransformContext(), options)
+    if error[0] != QgsVectorFileWriter.NoError:
+        message = QCoreApplication.translate(
+            "RssegLayers", "{parameter}: could not read the polygons of '{layer}': {error}")
+        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name(), error=error[1]))
+
+    output_path = output_path or os.path.join(workdir, "labels.tif")
+    _burn_classes(vector_path, reference, output_path, field, mapping, numeric, ignore_value)
+    return output_path, class_names
+
+def _class_mapping(layer: QgsVectorLayer, field: str, parameter: str, field_parameter: str,
+                   ignore_value: int) -> tuple[dict, list[str], bool]:
+    """(field value -> class id, class names, whether the field is numeric), or a message
+    naming the parameter when the field's values cannot be classes."""
     values = sorted({f[field] for f in layer.getFeatures() if f[field] is not None}, key=str)
     if not values:
         message = QCoreApplication.translate(
@@ -107,23 +132,14 @@ def rasterize_vector_labels(
         mapping = {v: i for i, v in enumerate(values)}
         class_names = [str(v) for v in values]
 
-    reference = gdal.Open(reference_raster)
-    workdir = tempfile.mkdtemp(prefix="rsseg_labels_", dir=run_temp_dir())  # removed with the run
-    vector_path = os.path.join(workdir, "labels.gpkg")
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject
+    return mapping, class_names, numeric
 
-    target_crs = QgsCoordinateReferenceSystem.fromWkt(reference.GetProjection())
-    if target_crs.isValid() and target_crs != layer.crs():
-        options.ct = QgsCoordinateTransform(layer.crs(), target_crs, QgsProject.instance())
-    error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, vector_path, QgsCoordinateTransformContext(), options)
-    if error[0] != QgsVectorFileWriter.NoError:
-        message = QCoreApplication.translate(
-            "RssegLayers", "{parameter}: could not read the polygons of '{layer}': {error}")
-        raise QgsProcessingException(message.format(parameter=parameter, layer=layer.name(), error=error[1]))
 
-    output_path = output_path or os.path.join(workdir, "labels.tif")
+def _burn_classes(vector_path: str, reference, output_path: str, field: str, mapping: dict, numeric: bool,
+                  ignore_value: int) -> None:
+    """Rasterize each class's polygons onto a new byte raster on ``reference``'s grid."""
+    from osgeo import gdal, ogr
+
     driver = gdal.GetDriverByName("GTiff")
     target = driver.Create(output_path, reference.RasterXSize, reference.RasterYSize, 1, gdal.GDT_Byte,
                            options=["COMPRESS=DEFLATE", "TILED=YES"])
@@ -141,4 +157,4 @@ def rasterize_vector_labels(
     target.FlushCache()
     target = None
     source = None
-    return output_path, class_names
+

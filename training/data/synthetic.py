@@ -128,7 +128,8 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
     Layers are painted back to front: soil, fields, water, trees, buildings, roads (roads
     cross water as bridges). Labelling follows the top layer; a one-pixel rim where two
     classes meet is labelled ignore, as many benchmarks do, because mixed pixels there
-    have no single true class.
+    have no single true class. Each layer is one helper; they draw from one generator in
+    this order, so a seed always paints the same scene.
     """
     if bands < 1:
         raise ValueError(f"bands must be at least 1, got {bands}")
@@ -140,9 +141,26 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
     labels = np.full((h, w), SOIL, dtype=np.uint8)
     spectrum = np.repeat(SPECTRA[SOIL][:, None, None], h, axis=1).repeat(w, axis=2)  # (4, H, W)
     spectrum = spectrum * (1.0 + 0.06 * smooth_noise((h, w), 40, rng))[None]          # soil moisture
+    _paint_fields(spectrum, labels, yy, xx, rng)
+    water, river, width = _paint_water(spectrum, labels, yy, xx, rng)
+    _paint_trees(spectrum, labels, yy, xx, rng, water, river, width)
+    roads = _road_geometry(yy, xx, rng)
+    building = _paint_buildings(spectrum, labels, rng, water, roads)
+    _paint_roads(spectrum, labels, yy, xx, rng, roads, building)
 
-    # fields: a farmland block cut into parcels; each parcel is a crop at its own growth
-    # stage, with rows in its own direction (rows alternate plants and soil)
+    # the sensor: haze/illumination, then noise, then quantisation
+    illumination = 1.0 + 0.04 * smooth_noise((h, w), 200, rng)
+    image = spectrum * illumination[None] + rng.normal(0.0, 2.5, size=spectrum.shape).astype(np.float32)
+    image = _select_bands(image, bands, rng)
+    labels = _ignore_boundaries(labels)
+    return np.clip(image, 0, 255).round().astype(np.uint8), labels
+
+
+def _paint_fields(spectrum: np.ndarray, labels: np.ndarray, yy: np.ndarray, xx: np.ndarray,
+                  rng: np.random.Generator) -> None:
+    """A farmland block cut into parcels; each parcel is a crop at its own growth stage, with
+    rows in its own direction (rows alternate plants and soil)."""
+    h, w = labels.shape
     farm = (int(w * rng.uniform(0.0, 0.1)), int(h * rng.uniform(0.0, 0.1)),
             int(w * rng.uniform(0.55, 0.7)), int(h * rng.uniform(0.8, 1.0)))
     parcels: list[tuple[int, int, int, int]] = []
@@ -164,7 +182,11 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
         spectrum[:, y0:y1, x0:x1] = fraction[None] * crop[:, None, None] + (1 - fraction[None]) * ground
         labels[sl] = CROP
 
-    # water: a meandering river of varying width and a lake
+
+def _paint_water(spectrum: np.ndarray, labels: np.ndarray, yy: np.ndarray, xx: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A meandering river of varying width and a lake; returns (water mask, river, width)."""
+    h, w = labels.shape
     river = _curve(rng, h, w, horizontal=bool(rng.random() < 0.5), wiggle=0.08)
     width = min(h, w) * rng.uniform(0.012, 0.025) * (1.0 + 0.3 * smooth_noise((h, w), 120, rng))
     water = _distance_to_polyline(yy, xx, river) < width
@@ -175,8 +197,13 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
     depth = 1.0 + 0.05 * smooth_noise((h, w), 30, rng)
     spectrum[:, water] = (SPECTRA[WATER][:, None] * depth[water][None])
     labels[water] = WATER
+    return water, river, width
 
-    # trees: stands where a smooth field is high (along the river too), drawn as crowns
+
+def _paint_trees(spectrum: np.ndarray, labels: np.ndarray, yy: np.ndarray, xx: np.ndarray,
+                 rng: np.random.Generator, water: np.ndarray, river: np.ndarray, width: np.ndarray) -> None:
+    """Stands where a smooth field is high (along the river too), drawn as crowns."""
+    h, w = labels.shape
     stands = smooth_noise((h, w), min(h, w) / 14, rng) > 1.2
     stands |= (_distance_to_polyline(yy, xx, river) < width + 6) & (smooth_noise((h, w), 25, rng) > 0.3)
     stands &= ~water
@@ -185,19 +212,34 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
     spectrum[:, stands] = SPECTRA[TREES][:, None] * shade[stands][None]
     labels[stands] = TREES
 
-    # roads: two straight roads and a curved one, 5-9 px wide with a lighter verge
-    road_lines = [
+
+@dataclass
+class _Roads:
+    lines: list[np.ndarray]
+    distance: np.ndarray
+    width: float
+    mask: np.ndarray
+
+
+def _road_geometry(yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> _Roads:
+    """Two straight roads and a curved one, 5-9 px wide (painted after the buildings)."""
+    h, w = yy.shape
+    lines = [
         np.array([[rng.uniform(0.2, 0.8) * h, -10.0], [rng.uniform(0.2, 0.8) * h, w + 10.0]]),
         np.array([[-10.0, rng.uniform(0.3, 0.9) * w], [h + 10.0, rng.uniform(0.3, 0.9) * w]]),
         _curve(rng, h, w, horizontal=bool(rng.random() < 0.5), wiggle=0.12),
     ]
-    road_distance = np.min([_distance_to_polyline(yy, xx, line) for line in road_lines], axis=0)
-    road_width = rng.uniform(2.5, 4.5)
-    road = road_distance < road_width
+    distance = np.min([_distance_to_polyline(yy, xx, line) for line in lines], axis=0)
+    width = rng.uniform(2.5, 4.5)
+    return _Roads(lines, distance, width, distance < width)
 
-    # buildings: a village around the first road crossing, houses set back from the roads,
-    # each a small rectangle with a concrete or tile roof and a shadow to the south-east
-    town = (float(road_lines[0][:, 0].mean()), float(road_lines[1][:, 1].mean()))
+
+def _paint_buildings(spectrum: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                     water: np.ndarray, roads: _Roads) -> np.ndarray:
+    """A village around the first road crossing, houses set back from the roads, each a
+    small rectangle with a concrete or tile roof and a shadow to the south-east."""
+    h, w = labels.shape
+    town = (float(roads.lines[0][:, 0].mean()), float(roads.lines[1][:, 1].mean()))
     town_radius = min(h, w) * 0.3
     building = np.zeros((h, w), dtype=bool)
     shadow = np.zeros((h, w), dtype=bool)
@@ -213,7 +255,7 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
         box = np.s_[r0:r0 + bh, c0:c0 + bw]
         if water[box].any() or building[r0 - 1:r0 + bh + 1, c0 - 1:c0 + bw + 1].any():
             continue
-        if road_distance[box].min() < road_width + 2:
+        if roads.distance[box].min() < roads.width + 2:
             continue
         material = TILE_ROOF if rng.random() < 0.5 else SPECTRA[BUILDING]
         tone = material * rng.uniform(0.85, 1.15)
@@ -229,21 +271,21 @@ def paint_scene(size: tuple[int, int], bands: int = 4, seed: int = 0) -> tuple[n
     spectrum[:, shadow] *= 0.45
     spectrum[:, building] = roof[:, building]
     labels[building] = BUILDING
+    return building
 
-    verge = (road_distance < road_width + 1.5) & ~road & ~building
+
+def _paint_roads(spectrum: np.ndarray, labels: np.ndarray, yy: np.ndarray, xx: np.ndarray,
+                 rng: np.random.Generator, roads: _Roads, building: np.ndarray) -> None:
+    """Asphalt with a lighter verge and dashed centre markings, over everything but houses."""
+    h, w = labels.shape
+    road = roads.mask
+    verge = (roads.distance < roads.width + 1.5) & ~road & ~building
     spectrum[:, verge] = 0.5 * spectrum[:, verge] + 0.5 * np.array([135, 135, 135, 130], np.float32)[:, None]
     asphalt = SPECTRA[ROAD][:, None, None] * (1.0 + 0.04 * smooth_noise((h, w), 6, rng))[None]
     spectrum[:, road] = asphalt[:, road]
-    centre_line = (road_distance < 0.5) & ((xx + yy) % 12 < 6)   # dashed markings
+    centre_line = (roads.distance < 0.5) & ((xx + yy) % 12 < 6)   # dashed markings
     spectrum[:, centre_line] = 200.0
     labels[road] = ROAD
-
-    # the sensor: haze/illumination, then noise, then quantisation
-    illumination = 1.0 + 0.04 * smooth_noise((h, w), 200, rng)
-    image = spectrum * illumination[None] + rng.normal(0.0, 2.5, size=spectrum.shape).astype(np.float32)
-    image = _select_bands(image, bands, rng)
-    labels = _ignore_boundaries(labels)
-    return np.clip(image, 0, 255).round().astype(np.uint8), labels
 
 
 def _select_bands(image: np.ndarray, bands: int, rng: np.random.Generator) -> np.ndarray:
