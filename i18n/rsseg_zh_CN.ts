@@ -108,7 +108,7 @@ CLUSTERS: 0 keeps one cluster per prototype that occurs in the input; N merges t
 EXTENT: only this area. TILE_SIZE: 0 takes 512 pixels; tiles overlap and their probabilities are blended, so the map has no seams, and memory does not grow with the raster&apos;s size.
 BRANCH (advanced): the network whose clusters are shown: the teacher (the moving average, default) or the student (the encoder fine-tuning starts from; ahead of the teacher after short training).
 OUTPUT: class raster (uint8, 255 = nodata), styled with well-separated colours and named &apos;cluster 0&apos;, &apos;cluster 1&apos;, ...
-OUTPUT_MODEL: optionally keep the exported cluster model (.onnx) to run it again with rsseg:segment or Deepness.
+OUTPUT_MODEL: optionally keep the exported cluster model (.onnx) to run it again with rsseg:segment (its tile size is dynamic, so Deepness does not load it).
 Score it against a reference with rsseg:evaluate, MODE clusters (clusters are matched to classes).</source>
         <translation>绘制 SDCluster 模型学到的聚类：每个像元归入与其最相似的聚类（原型）。无需标注；可用于在微调前评判预训练模型，或作为一幅无监督土地覆盖图，由你自己为各聚类命名。
 
@@ -117,7 +117,7 @@ CLUSTERS：0 表示输入中出现的每个原型各为一个聚类；N 表示�
 EXTENT：只处理该范围。TILE_SIZE：0 表示 512 像元；瓦片相互重叠并混合其概率，因此结果图没有接缝，内存占用也不随栅格大小增长。
 BRANCH（高级）：显示哪个网络的聚类：教师网络（滑动平均，默认）或学生网络（微调起点的编码器；短时间训练后领先于教师网络）。
 OUTPUT：类别栅格（uint8，255 = 无数据），使用区分明显的颜色，命名为 'cluster 0'、'cluster 1'……
-OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg:segment 或 Deepness 再次运行。
+OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg:segment 再次运行（其瓦片大小是动态的，因此 Deepness 不会加载它）。
 可用 rsseg:evaluate（MODE 为 clusters，聚类会先与类别匹配）将其与参考数据比较评分。</translation>
     </message>
     <message>

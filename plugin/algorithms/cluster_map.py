@@ -52,7 +52,7 @@ class ClusterMapAlgorithm(MapAlgorithm):
             "OUTPUT: class raster (uint8, 255 = nodata), styled with well-separated colours and named "
             "'cluster 0', 'cluster 1', ...\n"
             "OUTPUT_MODEL: optionally keep the exported cluster model (.onnx) to run it again with rsseg:segment "
-            "or Deepness.\n"
+            "(its tile size is dynamic, so Deepness does not load it).\n"
             "Score it against a reference with rsseg:evaluate, MODE clusters (clusters are matched to classes)."
         ) + "\n" + self.map_help()
 
