@@ -224,7 +224,7 @@ def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps
 
 def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     """Fine-tune, export to ONNX, segment the test tile with the engine, pooled test mIoU (%)."""
-    from engine.evaluate import evaluate_rasters
+    from engine.evaluate import add_confusion, evaluate_rasters
     from engine.metrics import scores_from_confusion
     from engine.progress import RunFeedback
     from engine.segment import segment_raster
@@ -241,9 +241,7 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     for image, label in zip(*tile_pairs(TEST_TILES)):
         prediction = run_dir / (Path(image).stem + "_classes.tif")
         segment_raster(image, str(onnx_path), str(prediction), device=s.device, threads=s.threads, feedback=feedback)
-        cm = evaluate_rasters(prediction, label, None, None, feedback=feedback).confusion
-        k = min(cm.shape[0], total.shape[0])
-        total[:k, :k] += cm[:k, :k]
+        total = add_confusion(total, evaluate_rasters(prediction, label, None, None, feedback=feedback).confusion)
         prediction.unlink()
     steps_done = getattr(result, "steps", None) or getattr(result, "step", None)
     return {"miou": 100 * float(scores_from_confusion(total)["miou"]), "steps": steps_done,
@@ -282,8 +280,10 @@ def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Pa
                                                 ("baseline", baseline_arch, "")):
                     config = finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
                     key = cache.key("finetune", dataclasses.asdict(config))
-                    hit = cache.get(key) or finetune_and_test(config, work / "runs" / f"ft_{key}", s)
-                    cache.put(key, hit)
+                    hit = cache.get(key)
+                    if hit is None:
+                        hit = finetune_and_test(config, work / "runs" / f"ft_{key}", s)
+                        cache.put(key, hit)
                     pair[which] = hit["miou"]
                 runs.append(pair)
             baseline = "HRNet from scratch" if method == "diffusion" else "DeepLabV3+ from scratch"

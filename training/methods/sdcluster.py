@@ -36,9 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from training import diagnostics
+from training.collapse import prototype_usage
 from training.config import warmup_steps_for
 from training.data.augment import gaussian_blur, jitter_bands, random_grayscale
 from training.distributed import all_gather_cat
+from training.loop import cpu_state
 from training.methods.overlap_views import align_to_overlap, make_view_pair
 from training.methods.sdcluster_config import BRANCHES, SDClusterConfig, resolve_prototypes
 from training.methods.sinkhorn import sinkhorn_maps
@@ -166,7 +168,7 @@ def collapse_signals(
     - ``assignment_confidence``: mean max-probability of the student's pixel assignments
       (near 1/K = nothing learnt; near 1 with a low perplexity = collapse).
     """
-    used = torch.cat([t.argmax(dim=1).flatten() for t in teacher_targets]).unique().numel()
+    used = prototype_usage(torch.cat(teacher_targets))["prototypes_used"]
     probabilities = torch.softmax(student_scores.float() / temperature, dim=1)
     marginal = probabilities.mean(dim=(0, 2, 3)).clamp_min(1e-12)
     perplexity = torch.exp(-(marginal * marginal.log()).sum())
@@ -175,10 +177,6 @@ def collapse_signals(
         "cluster_perplexity": float(perplexity),
         "assignment_confidence": float(probabilities.max(dim=1).values.mean()),
     }
-
-
-def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
 # ----------------------------------------------------------------------------- the method
@@ -301,8 +299,8 @@ class SDClusterMethod(PretrainMethod):
         return {
             "encoder_channels": self.student.encoder.out_channels,
             "handover": self.config.handover,
-            "teacher_encoder": _cpu_state(self.teacher.encoder),
-            "student_encoder": _cpu_state(self.student.encoder),
+            "teacher_encoder": cpu_state(self.teacher.encoder),
+            "student_encoder": cpu_state(self.student.encoder),
         }
 
     def branch(self, which: str | None = None) -> DenseBranch:
