@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,9 +31,14 @@ from .safeguards import csv_cell
 READ_PIXELS = 2**21            # pixels per read of a streaming pass: memory bounded whatever the width
 
 
-def rows_per_read(width: int) -> int:
-    """Rows read at once by the streaming passes (about READ_PIXELS pixels, at least one row)."""
-    return max(1, min(256, READ_PIXELS // max(width, 1)))
+def row_blocks(height: int, width: int, feedback: RunFeedback) -> Iterator[tuple[int, int]]:
+    """(first row, row count) of the reads a streaming pass makes: about READ_PIXELS pixels
+    each (at least one row, at most 256), cancellation polled before each."""
+    step = max(1, min(256, READ_PIXELS // max(width, 1)))
+    for row in range(0, height, step):
+        feedback.check_cancelled()
+        yield row, min(step, height - row)
+
 CSV_FIELDS = ("class_id", "class_name", "pixels", "area_m2", "percent")
 
 
@@ -135,10 +141,7 @@ def class_area_statistics(class_path: str, class_names: list[str],
     pixels = np.zeros(size, np.int64)
     area = np.zeros(size, np.float64)
     height, width = dataset.RasterYSize, dataset.RasterXSize
-    step = rows_per_read(width)
-    for row in range(0, height, step):
-        feedback.check_cancelled()
-        rows = min(step, height - row)
+    for row, rows in row_blocks(height, width, feedback):
         values = band.ReadAsArray(0, row, width, rows).astype(np.int64, copy=False)
         valid = values != nodata if nodata is not None else np.ones(values.shape, bool)
         ids = values[valid]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal, ogr
 
-from .areas import gdal_ok, open_raster, row_areas_m2, rows_per_read, spatial_ref
+from .areas import gdal_ok, open_raster, row_areas_m2, row_blocks, spatial_ref
 from .atomic import commit, discard
 from .progress import Cancelled, RunFeedback
 from .run_scope import register_temp, run_temp_dir
@@ -203,10 +203,7 @@ def _region_sums(ids, areas: np.ndarray, confidence_path: str | None, max_id: in
     pixels = np.zeros(size, np.float64)
     conf_sum = np.zeros(size, np.float64)
     height, width = ids.RasterYSize, ids.RasterXSize
-    step = rows_per_read(width)
-    for row in range(0, height, step):
-        feedback.check_cancelled()
-        rows = min(step, height - row)
+    for row, rows in row_blocks(height, width, feedback):
         rid = band.ReadAsArray(0, row, width, rows).ravel()
         weights = np.repeat(areas[row:row + rows], width)
         area += np.bincount(rid, weights=weights, minlength=size)[:size]
