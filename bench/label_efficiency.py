@@ -170,8 +170,18 @@ def probe_units(s: Settings) -> list[tuple[str, str, int, float]]:
     return units
 
 
-def probe_seed(checkpoint: Path, variant: str, n: int, seed: int, s: Settings, cache: Cache) -> dict:
-    """One seed of one probe row: pretrained and random-init mIoU on the test tile."""
+# grass and SDCluster pretrain the same ResNet-18 encoder, so at one seed and label subset
+# their random-init baselines are the same network probed on the same pixels: computed once
+BASELINE_FAMILY = {"grass": "resnet18", "sdcluster": "resnet18", "diffusion": "diffusion_unet"}
+
+
+def probe_seed(method: str, checkpoint: Path, variant: str, n: int, seed: int, s: Settings, cache: Cache) -> dict:
+    """One seed of one probe row: pretrained and random-init mIoU on the test tile.
+
+    The random-init baseline is cached per architecture family, labelled subset and seed
+    (not per checkpoint): every snapshot and variant of one family is compared with the same
+    random network, probed once.
+    """
     from training.probe import ProbeConfig, run_probe
 
     images, labels = label_subset(seed, n)
@@ -181,13 +191,22 @@ def probe_seed(checkpoint: Path, variant: str, n: int, seed: int, s: Settings, c
                          max_pixels_per_image=s.probe_pixels_per_image, class_names=CLASS_NAMES,
                          sdcluster_state=variant if variant in ("teacher", "student") else "teacher",
                          device=s.device)
-    key = cache.key("probe", checkpoint.name, checkpoint.stat().st_size, dataclasses.asdict(config))
-    hit = cache.get(key)
+    settings = dataclasses.asdict(config)
+    key = cache.key("probe", checkpoint.name, checkpoint.stat().st_size, settings)
+    shared = {k: v for k, v in settings.items() if k not in ("checkpoint", "sdcluster_state")}
+    baseline_key = cache.key("probe-random-init", BASELINE_FAMILY[method], shared)
+    hit, baseline = cache.get(key), cache.get(baseline_key)
     if hit is None:
-        result = run_probe(config)
-        hit = {"value": result.values[0], "baseline": result.random_values[0], "seconds": result.seconds}
+        result = run_probe(config, random_init=baseline is None)
+        hit = {"value": result.values[0], "seconds": result.seconds}
         cache.put(key, hit)
-    return hit
+        if baseline is None:
+            baseline = {"baseline": result.random_values[0]}
+    if baseline is None:                # a cache entry written before baselines were shared
+        baseline = {"baseline": hit["baseline"]}
+    if cache.get(baseline_key) is None:
+        cache.put(baseline_key, baseline)
+    return {**hit, **baseline}
 
 
 def probe_rows(s: Settings, snapshots: dict[str, dict[float, Path]], cache: Cache) -> list[dict]:
@@ -198,7 +217,7 @@ def probe_rows(s: Settings, snapshots: dict[str, dict[float, Path]], cache: Cach
         if checkpoint is None:
             log(f"probe {method}/{variant} at {fraction:g}: no snapshot (run the pretraining to its end first)")
             continue
-        runs = [probe_seed(checkpoint, variant, n, seed, s, cache) for seed in s.probe_seeds]
+        runs = [probe_seed(method, checkpoint, variant, n, seed, s, cache) for seed in s.probe_seeds]
         baseline = "same network at random init, BatchNorm recalibrated"
         rows.append(row(method, variant, "probe", n, fraction, baseline, runs, s.probe_seeds))
         log(f"probe {method}/{variant} labels {n} at {fraction:g}: {rows[-1]['miou_mean']:.1f} "

@@ -51,3 +51,33 @@ def test_labelled_subsets_are_nested_and_never_from_the_test_tile():
     assert one == four[:1] and len(set(four)) == 4
     assert not any("tile_2_" in path for path in lab.label_subset(0, 16)[0])
     assert lab.label_subset(0, 4) != lab.label_subset(1, 4)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
+def test_checkpoints_of_one_family_share_one_random_init_baseline(tmp_path, monkeypatch):
+    """The random network of a seed is probed once per architecture family, not once per snapshot."""
+    from types import SimpleNamespace
+
+    import training.probe as probe
+
+    calls = []
+
+    def fake_probe(config, feedback=None, random_init=True):
+        calls.append((config.checkpoint, random_init))
+        return SimpleNamespace(values=[40.0 + len(calls)], random_values=[30.0] if random_init else [], seconds=1.0)
+
+    monkeypatch.setattr(probe, "run_probe", fake_probe)
+    cache, s = lab.Cache(tmp_path / "cache.json"), lab.Settings()
+    checkpoints = {}
+    for name in ("grass_at050.pt", "grass_at100.pt", "sdcluster_at100.pt", "diffusion_at100.pt"):
+        checkpoints[name] = tmp_path / name
+        checkpoints[name].write_bytes(b"x")
+    first = lab.probe_seed("grass", checkpoints["grass_at050.pt"], "grass", 1, 0, s, cache)
+    second = lab.probe_seed("grass", checkpoints["grass_at100.pt"], "grass", 1, 0, s, cache)
+    third = lab.probe_seed("sdcluster", checkpoints["sdcluster_at100.pt"], "teacher", 1, 0, s, cache)
+    lab.probe_seed("diffusion", checkpoints["diffusion_at100.pt"], "denoiser", 1, 0, s, cache)
+    assert [r for _, r in calls] == [True, False, False, True]  # the UNet has a baseline of its own
+    assert first["baseline"] == second["baseline"] == third["baseline"] == 30.0
+    assert second["value"] != first["value"]
+    again = lab.probe_seed("grass", checkpoints["grass_at100.pt"], "grass", 1, 0, s, cache)
+    assert again == second and len(calls) == 4  # cached: nothing probed again

@@ -90,6 +90,23 @@ def test_probe_result_fields_and_reports(tmp_path):
     assert not list((tmp_path / "out").glob(".*.tmp"))  # nothing half-written left behind
 
 
+def test_checkpoint_alone_scores_what_the_paired_run_scores(tmp_path):
+    """random_init=False (the benchmark shares one baseline between checkpoints) changes
+    nothing in the pretrained scores and leaves the random-init fields empty."""
+    from training.probe import run_probe
+
+    config = _tiny_config(tmp_path, seeds=[1])
+    _resnet_checkpoint(tmp_path / "other.pt", config.images, seed=5)
+    config.checkpoint = str(tmp_path / "other.pt")
+    paired = run_probe(config, _quiet())
+    alone = run_probe(config, _quiet(), random_init=False)
+    assert alone.values == paired.values and alone.test_pixels == paired.test_pixels
+    assert alone.random_values == [] and alone.random_miou is None and alone.delta is None
+    config.checkpoint = ""
+    with pytest.raises(ValueError, match="CHECKPOINT"):
+        run_probe(config, _quiet(), random_init=False)
+
+
 def test_random_init_only_and_holdout_split(tmp_path):
     from training.probe import run_probe
 

@@ -71,11 +71,11 @@ class ProbeResult:
     """Scores in mIoU percent; ``values[i]`` and ``random_values[i]`` belong to ``seeds[i]``.
 
     With no checkpoint, only the random network's numbers are set (the pretrained ones are
-    None / empty).
+    None / empty); with ``run_probe(..., random_init=False)`` only the pretrained ones.
     """
 
     miou: float | None
-    random_miou: float
+    random_miou: float | None
     delta: float | None
     delta_se: float | None
     values: list[float]
@@ -108,8 +108,14 @@ def _clean(value: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- the run
-def run_probe(config: ProbeConfig, feedback: RunFeedback | None = None) -> ProbeResult:
-    """Probe ``config.checkpoint`` against the same network at random init; see the module docstring."""
+def run_probe(config: ProbeConfig, feedback: RunFeedback | None = None, random_init: bool = True) -> ProbeResult:
+    """Probe ``config.checkpoint`` against the same network at random init; see the module docstring.
+
+    ``random_init=False`` probes the checkpoint alone (the random-init fields of the result are
+    then empty): for a caller that already holds the baseline of this architecture, seeds and
+    labelled images, e.g. the label-efficiency benchmark, whose checkpoints of one
+    architecture at several pretraining lengths all share one random-init baseline per seed.
+    """
     feedback = feedback or RunFeedback()
     started = time.perf_counter()
     config.validate()
@@ -123,7 +129,9 @@ def run_probe(config: ProbeConfig, feedback: RunFeedback | None = None) -> Probe
     random_norm = compute_normalization([it.image for it in items if it.train_rows], bands, seed=0)
     positions = {s: [sample_pixels(it, config.max_pixels_per_image, s, i, config.ignore_index)
                      for i, it in enumerate(items)] for s in config.seeds}
-    runs = len(config.seeds) + (1 if checkpoint else 0)
+    if not (checkpoint or random_init):
+        raise ValueError("CHECKPOINT: give a checkpoint to probe, or probe the random-init network")
+    runs = (len(config.seeds) if random_init else 0) + (1 if checkpoint else 0)
     progress = _Progress(feedback, runs * _tile_count(items, config))
     feedback.log(f"probe: {spec.description}; {len(items)} image(s), {num_classes} classes, "
                  f"seeds {config.seeds}, output stride {config.output_stride}, device {device}")
@@ -133,11 +141,12 @@ def run_probe(config: ProbeConfig, feedback: RunFeedback | None = None) -> Probe
         norm = Normalization(tuple(checkpoint.band_offset), tuple(checkpoint.band_scale))
         extractor = build_extractor(spec, config.output_stride, True, 0, config.timestep).to(device)
         extractor.set_check(progress.check)
+        channels = extractor.channels
         pretrained_cms = _probe_network(extractor, items, norm, positions, num_classes, config, device, progress,
                                         recalibrate=config.recalibrate_pretrained)
         feedback.log("pretrained: mIoU " + ", ".join(f"{_miou(cm):.1f}" for cm in pretrained_cms))
     random_cms = []
-    for seed in config.seeds:
+    for seed in config.seeds if random_init else ():
         extractor = build_extractor(spec, config.output_stride, False, seed, config.timestep).to(device)
         extractor.set_check(progress.check)
         channels = extractor.channels
@@ -145,7 +154,7 @@ def run_probe(config: ProbeConfig, feedback: RunFeedback | None = None) -> Probe
                                      device, progress, recalibrate=True)
         feedback.log(f"random init, seed {seed}: mIoU {_miou(random_cms[-1]):.1f}")
     fitted = int(sum(len(p) for p in positions[config.seeds[0]]))
-    tested = int(random_cms[0].sum())
+    tested = int((random_cms or pretrained_cms)[0].sum())
     return _result(config, checkpoint, spec, channels, names, pretrained_cms, random_cms, fitted, tested,
                    time.perf_counter() - started)
 
@@ -371,11 +380,11 @@ def _result(config, checkpoint, spec: ExtractorSpec, channels: int, names, pretr
             tested, seconds) -> ProbeResult:
     values = [_miou(cm) for cm in pretrained_cms]
     random_values = [_miou(cm) for cm in random_cms]
-    delta, delta_se = paired_difference(values, random_values) if values else (None, None)
+    delta, delta_se = paired_difference(values, random_values) if values and random_values else (None, None)
+    random_miou = float(np.mean(random_values)) if random_values else None
     return ProbeResult(
         miou=float(np.mean(values)) if values else None,
-        random_miou=float(np.mean(random_values)),
-        delta=delta, delta_se=delta_se, values=values, random_values=random_values,
+        random_miou=random_miou, delta=delta, delta_se=delta_se, values=values, random_values=random_values,
         seeds=list(config.seeds), class_names=names,
         class_iou=_class_iou(pretrained_cms), random_class_iou=_class_iou(random_cms),
         seconds=round(seconds, 1), method=checkpoint.method if checkpoint else "random",
