@@ -169,6 +169,22 @@ def test_finished_finetune_explains_its_resume_state(qgis_app, tmp_path):
                                       "OUTPUT_CHECKPOINT": str(tmp_path / "m.pt")}, feedback=Recorder())
     assert (tmp_path / "m.pt.last.pt").is_file()
     assert any("kept m.pt.last.pt" in m and "RESUME" in m for m in messages)
+    # the form's STEPS (100 by default) sets the length of this run, not EPOCHS 1: the advice names STEPS
+    assert any("kept m.pt.last.pt" in m and "a larger STEPS and RESUME" in m for m in messages)
+
+
+@pytest.mark.parametrize("steps,parameter", [(200, "a larger STEPS and RESUME"),
+                                             (0, "a larger EPOCHS (STEPS is 0) and RESUME")])
+def test_resume_advice_names_the_parameter_that_sets_the_budget(tmp_path, steps, parameter):
+    """Fine-tuning counts optimiser steps: STEPS when set, else EPOCHS x steps per epoch."""
+    from training.checkpoint import explain_resume_state
+
+    messages: list[str] = []
+    explain_resume_state(tmp_path / "m.pt", messages.append, steps)
+    assert messages == []  # nothing kept, nothing to explain
+    (tmp_path / "m.pt.last.pt").write_bytes(b"\0" * 2**20)
+    explain_resume_state(tmp_path / "m.pt", messages.append, steps)
+    assert len(messages) == 1 and messages[0].startswith("kept m.pt.last.pt (1 MB)") and parameter in messages[0]
 
 
 # ----------------------------------------------------------------------------- SIGTERM

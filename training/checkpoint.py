@@ -108,17 +108,28 @@ class Checkpoint:
             )
 
 
-def explain_resume_state(output: str | os.PathLike, log) -> None:
+def resume_budget_parameter(steps: int) -> str:
+    """The fine-tuning parameter that sets how long a run is, hence the one to raise to extend it.
+
+    Fine-tuning counts optimiser steps: STEPS when it is set, else EPOCHS x the steps of an
+    epoch (``training.finetune.step_budget``). Telling the user "more EPOCHS" while STEPS
+    is set would extend nothing, so the advice follows the parameter really in charge.
+    """
+    return "STEPS" if steps else "EPOCHS (STEPS is 0)"
+
+
+def explain_resume_state(output: str | os.PathLike, log, steps: int) -> None:
     """After a finished fine-tuning, say why ``<output>.last.pt`` is still there, and how big it is.
 
-    It is kept on purpose: with RESUME and more EPOCHS a finished run continues from it
-    (docs/safety.md). Deleting it loses only that.
+    It is kept on purpose: with RESUME and a larger budget (``steps``: the run's STEPS, see
+    :func:`resume_budget_parameter`) a finished run continues from it (docs/safety.md).
+    Deleting it loses only that.
     """
     last = Path(os.fspath(output) + ".last.pt")
     if last.is_file():
         size = last.stat().st_size / 2**20
-        log(f"kept {last.name} ({size:.0f} MB): the full training state, to continue this run with more EPOCHS "
-            "and RESUME; delete it if you will not continue")
+        log(f"kept {last.name} ({size:.0f} MB): the full training state, to continue this run with a larger "
+            f"{resume_budget_parameter(steps)} and RESUME; delete it if you will not continue")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def _run_finetune(args: argparse.Namespace, feedback: RunFeedback) -> int:
     if _rank() == 0:
         from training.checkpoint import explain_resume_state
 
-        explain_resume_state(args.output, feedback.log)
+        explain_resume_state(args.output, feedback.log, config.steps)
     return 0
 
 

@@ -361,7 +361,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
                 "RESUME to continue").format(last_checkpoint_path(output))) from None
         except ValueError as exc:  # our messages name the parameter and the fix
             raise QgsProcessingException(str(exc)) from None
-        explain_resume_state(output, feedback.pushInfo)
+        explain_resume_state(output, feedback.pushInfo, config.steps)
         if result.best_miou is not None:
             feedback.pushInfo(self.tr("best validation mIoU {:.4f} at step {}").format(result.best_miou,
                                                                                      result.best_step))
