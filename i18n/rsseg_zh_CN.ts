@@ -165,6 +165,11 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
         <source>CHECKPOINT: {!r} is not a file; choose an SDCluster .pt or .onnx</source>
         <translation>CHECKPOINT：{!r} 不是文件；请选择 SDCluster 的 .pt 或 .onnx 文件</translation>
     </message>
+    <message>
+        <location filename="../plugin/algorithms/cluster_map.py" line="148"/>
+        <source>CHECKPOINT: exporting a .pt checkpoint needs torch and onnx. {} Or pass a cluster .onnx exported elsewhere.</source>
+        <translation>CHECKPOINT：导出 .pt 检查点需要 torch 和 onnx。{} 或者改用在别处导出的聚类 .onnx 模型。</translation>
+    </message>
 </context>
 <context>
     <name>EvaluateAlgorithm</name>
@@ -1923,11 +1928,21 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <source>BANDS: expected 1-based band numbers such as &apos;1,2,3&apos;, got {}</source>
         <translation>BANDS：应为从 1 开始的波段编号，例如“1,2,3”，当前为 {}</translation>
     </message>
+    <message>
+        <location filename="../plugin/dependencies.py" line="14"/>
+        <source>Run &apos;make setup&apos; in the rsseg plugin folder (it installs torch==2.13.0, onnxruntime and onnx where QGIS&apos;s Python finds them), or install them yourself into a venv in the plugin folder, which rsseg adds to QGIS&apos;s path: /usr/bin/python3 -m venv --system-site-packages .venv &amp;&amp; .venv/bin/python -m pip install {packages}</source>
+        <translation>请在 rsseg 插件文件夹中运行“make setup”（它会把 torch==2.13.0、onnxruntime 和 onnx 安装到 QGIS 的 Python 能找到的位置），或自行安装到插件文件夹中的虚拟环境（rsseg 会把它加入 QGIS 的路径）：/usr/bin/python3 -m venv --system-site-packages .venv &amp;&amp; .venv/bin/python -m pip install {packages}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/dependencies.py" line="33"/>
+        <source>rsseg needs the Python package(s) {}, which QGIS cannot import.</source>
+        <translation>rsseg 需要 Python 包 {}，但 QGIS 无法导入它们。</translation>
+    </message>
 </context>
 <context>
     <name>RssegLayers</name>
     <message>
-        <location filename="../plugin/raster_adapter.py" line="120"/>
+        <location filename="../plugin/raster_adapter.py" line="124"/>
         <source>{parameter}: no raster layer given</source>
         <translation>{parameter}：未给出栅格图层</translation>
     </message>
@@ -1982,29 +1997,49 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <translation>RESOLUTION：无法在“{layer}”的坐标参考系中量算地面距离</translation>
     </message>
     <message>
-        <location filename="../plugin/raster_adapter.py" line="125"/>
+        <location filename="../plugin/raster_adapter.py" line="129"/>
         <source>{parameter}: layer &apos;{layer}&apos; is not valid (its source cannot be read)</source>
         <translation>{parameter}：图层“{layer}”无效（无法读取其数据源）</translation>
     </message>
     <message>
-        <location filename="../plugin/raster_adapter.py" line="130"/>
+        <location filename="../plugin/raster_adapter.py" line="134"/>
         <source>{parameter}: reading &apos;{layer}&apos; ({provider} provider) as {width} x {height} px at {step:.4g} map units per pixel</source>
         <translation>{parameter}：正在读取“{layer}”（{provider} 数据提供程序），大小 {width} x {height} 像素，每像素 {step:.4g} 地图单位</translation>
     </message>
     <message>
-        <location filename="../plugin/raster_adapter.py" line="148"/>
+        <location filename="../plugin/raster_adapter.py" line="152"/>
         <source>INPUT: layer &apos;{layer}&apos; has pixels of an unsupported type ({type})</source>
         <translation>INPUT：图层“{layer}”的像素类型不受支持（{type}）</translation>
     </message>
     <message>
-        <location filename="../plugin/raster_adapter.py" line="157"/>
+        <location filename="../plugin/raster_adapter.py" line="161"/>
         <source>INPUT: cannot create the temporary copy {path} ({error})</source>
         <translation>INPUT：无法创建临时副本 {path}（{error}）</translation>
     </message>
     <message>
-        <location filename="../plugin/raster_adapter.py" line="193"/>
+        <location filename="../plugin/raster_adapter.py" line="197"/>
         <source>INPUT: layer &apos;{layer}&apos; returned no data for {area}</source>
         <translation>INPUT：图层“{layer}”在 {area} 范围内没有返回数据</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="93"/>
+        <source>EXTENT: layer &apos;{layer}&apos; is a web or tile layer (or has no finite extent): set EXTENT to the area to segment</source>
+        <translation>EXTENT：图层“{layer}”是网络或切片图层（或没有有限范围）：请将 EXTENT 设为要分割的区域</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="103"/>
+        <source>RESOLUTION: layer &apos;{layer}&apos; has no pixel size of its own; set RESOLUTION (cm/px on the ground)</source>
+        <translation>RESOLUTION：图层“{layer}”没有自身的像元大小；请设置 RESOLUTION（地面厘米/像元）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="111"/>
+        <source>MAX_PIXELS: reading &apos;{layer}&apos; over this extent at {step:.4g} map units per pixel needs {width} x {height} = {pixels:,} pixels, above MAX_PIXELS ({limit:,}). Choose a smaller EXTENT or a coarser RESOLUTION, or raise MAX_PIXELS (advanced) if the disk and time allow.</source>
+        <translation>MAX_PIXELS：以每像元 {step:.4g} 地图单位在此范围内读取“{layer}”需要 {width} x {height} = {pixels:,} 像元，超过 MAX_PIXELS（{limit:,}）。请选择更小的 EXTENT 或更粗的 RESOLUTION；若磁盘空间和时间允许，也可调大 MAX_PIXELS（高级）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/raster_adapter.py" line="189"/>
+        <source>Cancelled: no output was written</source>
+        <translation>已取消：未写出任何输出</translation>
     </message>
 </context>
 <context>

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import importlib.util
 
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+
 # Debian 12 refuses 'pip install --user' into the system Python (PEP 668), so the manual
 # route is the same .venv that make setup makes: the plugin appends its site-packages.
-INSTALL_HINT = (
+INSTALL_HINT = QT_TRANSLATE_NOOP(
+    "RssegAlgorithm",
     "Run 'make setup' in the rsseg plugin folder (it installs torch==2.13.0, onnxruntime and onnx "
     "where QGIS's Python finds them), or install them yourself into a venv in the plugin folder, "
     "which rsseg adds to QGIS's path: /usr/bin/python3 -m venv --system-site-packages .venv && "
@@ -25,8 +28,9 @@ def missing_modules(*modules: str) -> list[str]:
 
 
 def missing_message(missing: list[str]) -> str:
-    """One clear sentence naming what is missing and how to install it."""
+    """One clear sentence naming what is missing and how to install it, in QGIS's language."""
     packages = " ".join(PIP_NAMES.get(m, m) for m in missing)
-    return f"rsseg needs the Python package(s) {', '.join(missing)}, which QGIS cannot import. " + INSTALL_HINT.format(
-        packages=packages
-    )
+    needs = QCoreApplication.translate("RssegAlgorithm",
+                                       "rsseg needs the Python package(s) {}, which QGIS cannot import.")
+    hint = QCoreApplication.translate("RssegAlgorithm", INSTALL_HINT)
+    return needs.format(", ".join(missing)) + " " + hint.format(packages=packages)

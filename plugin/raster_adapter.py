@@ -90,26 +90,30 @@ def plan_layer_read(layer: QgsRasterLayer, extent: QgsRectangle | None, resoluti
     """The grid to read ``layer`` on: EXTENT (layer CRS) at ``resolution_cm`` on the ground, else native."""
     if extent is None or extent.isEmpty():
         if layer.providerType() in WEB_PROVIDERS or not layer.extent().isFinite() or layer.extent().isEmpty():
-            raise QgsProcessingException(
-                f"EXTENT: layer '{layer.name()}' is a web or tile layer (or has no finite extent): "
+            message = QCoreApplication.translate(
+                "RssegLayers", "EXTENT: layer '{layer}' is a web or tile layer (or has no finite extent): "
                 "set EXTENT to the area to segment")
+            raise QgsProcessingException(message.format(layer=layer.name()))
         extent = layer.extent()
     if resolution_cm:
         units = resolution_cm / 100.0 / ground_metres_per_unit(layer, extent)
     else:
         units = native_units_per_pixel(layer)
         if not units:
-            raise QgsProcessingException(
-                f"RESOLUTION: layer '{layer.name()}' has no pixel size of its own; "
+            message = QCoreApplication.translate(
+                "RssegLayers", "RESOLUTION: layer '{layer}' has no pixel size of its own; "
                 "set RESOLUTION (cm/px on the ground)")
+            raise QgsProcessingException(message.format(layer=layer.name()))
     width, height = max(1, math.ceil(extent.width() / units - 1e-6)), max(1, math.ceil(extent.height() / units - 1e-6))
     read = LayerRead(QgsRectangle(extent.xMinimum(), extent.yMaximum() - height * units,
                                   extent.xMinimum() + width * units, extent.yMaximum()), units, width, height)
     if read.pixels > max_pixels:
-        raise QgsProcessingException(
-            f"MAX_PIXELS: reading '{layer.name()}' over this extent at {units:.4g} map units per pixel needs "
-            f"{width} x {height} = {read.pixels:,} pixels, above MAX_PIXELS ({max_pixels:,}). Choose a smaller "
+        message = QCoreApplication.translate(
+            "RssegLayers", "MAX_PIXELS: reading '{layer}' over this extent at {step:.4g} map units per pixel needs "
+            "{width} x {height} = {pixels:,} pixels, above MAX_PIXELS ({limit:,}). Choose a smaller "
             "EXTENT or a coarser RESOLUTION, or raise MAX_PIXELS (advanced) if the disk and time allow.")
+        raise QgsProcessingException(message.format(layer=layer.name(), step=units, width=width, height=height,
+                                                    pixels=read.pixels, limit=max_pixels))
     return read
 
 
@@ -182,7 +186,7 @@ def _copy_chunks(layer: QgsRasterLayer, read: LayerRead, target, colour: bool, b
         feedback.canceled.connect(block_feedback.cancel)
     for done, (row, col) in enumerate(chunks):
         if feedback is not None and feedback.isCanceled():
-            raise QgsProcessingException("Cancelled: no output was written")
+            raise QgsProcessingException(QCoreApplication.translate("RssegLayers", "Cancelled: no output was written"))
         rows, cols = min(CHUNK, read.height - row), min(CHUNK, read.width - col)
         u = read.units_per_pixel
         x0, y1 = read.extent.xMinimum() + col * u, read.extent.yMaximum() - row * u

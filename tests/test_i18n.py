@@ -90,3 +90,51 @@ def test_algorithm_names_switch_to_chinese(rsseg_provider, locale_settings):
     for alg in rsseg_provider.algorithms():
         if alg.id() in translatable:
             assert alg.displayName() == translatable[alg.id()][1]
+
+
+def _untranslated_raises(path) -> list[str]:
+    """``raise QgsProcessingException(...)`` whose message is English text written in place
+    (a literal, an f-string or a sum holding one) instead of a tr()/translate() result."""
+    import ast
+
+    def english(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str) and any(c.isalpha() for c in node.value)
+        if isinstance(node, ast.JoinedStr):
+            return any(english(part) for part in node.values)
+        if isinstance(node, ast.BinOp):
+            return english(node.left) or english(node.right)
+        return False
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                and getattr(node.exc.func, "id", None) == "QgsProcessingException"
+                and node.exc.args and english(node.exc.args[0])):
+            found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+def test_plugin_messages_go_through_tr():
+    """Every message the QGIS side raises is translatable (engine/ and training/ stay English: no Qt there)."""
+    found = [place for path in sorted((REPO / "plugin").rglob("*.py")) for place in _untranslated_raises(path)]
+    assert not found, f"QgsProcessingException with English text not passed through tr(): {found}"
+
+
+def test_layer_adapter_and_dependency_messages_switch_to_chinese(locale_settings, tmp_path):
+    import numpy as np
+    from helpers import write_geotiff
+    from qgis.core import QgsProcessingException, QgsRasterLayer
+
+    from plugin.dependencies import missing_message
+    from plugin.raster_adapter import plan_layer_read
+
+    layer = QgsRasterLayer(str(write_geotiff(tmp_path / "a.tif", np.zeros((64, 64), np.uint8))), "a")
+    locale_settings("zh_CN")
+    with pytest.raises(QgsProcessingException, match=r"^MAX_PIXELS：.*64 x 64 = 4,096 像元.*（10）"):
+        plan_layer_read(layer, None, None, max_pixels=10)
+    assert missing_message(["torch"]).startswith("rsseg 需要 Python 包 torch")
+    assert "torch==2.13.0" in missing_message(["torch"])
+    locale_settings("en_US")
+    with pytest.raises(QgsProcessingException, match=r"^MAX_PIXELS: reading 'a' .* 64 x 64 = 4,096 pixels"):
+        plan_layer_read(layer, None, None, max_pixels=10)

@@ -145,7 +145,6 @@ class ClusterMapAlgorithm(MapAlgorithm):
 
         missing = missing_modules("torch", "onnx")
         if missing:
-            raise QgsProcessingException(
-                "CHECKPOINT: exporting a .pt checkpoint needs torch and onnx. " + missing_message(missing)
-                + " Or pass a cluster .onnx exported elsewhere."
-            )
+            raise QgsProcessingException(self.tr(
+                "CHECKPOINT: exporting a .pt checkpoint needs torch and onnx. {} Or pass a cluster .onnx exported "
+                "elsewhere.").format(missing_message(missing)))
