@@ -1,4 +1,4 @@
-"""Helpers the tests import: paths, a GeoTIFF writer, a tiny ONNX model, the plugin loader.
+"""Helpers the tests import: paths, a GeoTIFF writer, polygon layers, a tiny ONNX model, the plugin loader.
 
 ``tests/`` is on sys.path while pytest runs (conftest.py sits there without an
 ``__init__.py``), so tests write ``from helpers import write_geotiff``.
@@ -44,6 +44,35 @@ def write_geotiff(path, array, crs="EPSG:32640", transform=None, nodata=None, pi
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return Path(path)
+
+
+def polygon_layer(field: str, rectangles: dict, name: str = "labels", crs: str = "EPSG:32640"):
+    """A QGIS memory layer of rectangles, one feature per ``{value: (xmin, ymin, xmax, ymax)}``.
+
+    ``field`` holds the value (a text field for str values, an integer one otherwise): the
+    polygon labels and references that fine-tuning and evaluation rasterize, built in one place.
+    """
+    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsRectangle, QgsVectorLayer
+    from qgis.PyQt.QtCore import QVariant
+
+    layer = QgsVectorLayer(f"Polygon?crs={crs}", name, "memory")
+    text = all(isinstance(value, str) for value in rectangles)
+    layer.dataProvider().addAttributes([QgsField(field, QVariant.String if text else QVariant.Int)])
+    layer.updateFields()
+    features = []
+    for value, rect in rectangles.items():
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(*rect)))
+        feature[field] = value
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def dark_bright_polygons():
+    """Polygon labels of ``finetune_scene.write_scene(tmp, 64)``: field ``kind``, 'dark' left half, 'bright' right."""
+    return polygon_layer("kind", {"dark": (500000, 2799936, 500032, 2800000),
+                                  "bright": (500032, 2799936, 500064, 2800000)})
 
 
 def make_onnx_model(path, weights, bias=None, card=None, opset: int = 17) -> Path:

@@ -53,20 +53,10 @@ def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
 def test_finetune_with_polygon_labels(qgis_app, tmp_path):
     import processing
     import torch
-    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsRectangle, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
+    from helpers import dark_bright_polygons
     torch.set_num_threads(1)
     image, _ = write_scene(tmp_path, size=64)
-    layer = QgsVectorLayer("Polygon?crs=EPSG:32640", "labels", "memory")
-    layer.dataProvider().addAttributes([QgsField("kind", QVariant.String)])
-    layer.updateFields()
-    features = []
-    for name, (x0, x1) in {"dark": (500000, 500032), "bright": (500032, 500064)}.items():
-        feature = QgsFeature(layer.fields())
-        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0, 2799936, x1, 2800000)))
-        feature["kind"] = name
-        features.append(feature)
-    layer.dataProvider().addFeatures(features)
+    layer = dark_bright_polygons()
     result = processing.run("rsseg:finetune", _params(tmp_path, image, layer, LABEL_FIELD="kind", VAL_FRACTION=0.0))
     from training.checkpoint import Checkpoint
     ckpt = Checkpoint.load(result["OUTPUT_CHECKPOINT"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from finetune_scene import write_scene
-from helpers import make_onnx_model, write_geotiff
+from helpers import make_onnx_model, polygon_layer, write_geotiff
 
 PRETRAININGS = ("pretrain_grass", "pretrain_sdcluster", "pretrain_diffusion")
 TINY = {"PATCH_SIZE": 32, "BATCH_SIZE": 2, "EPOCHS": 1, "PATCHES_PER_EPOCH": 4, "DEVICE": 1}
@@ -183,17 +183,10 @@ def test_diffusion_checkpoint_for_deeplab_names_architecture(tmp_path):
 
 def test_evaluate_without_reference_field_names_it(qgis_app, tmp_path):
     import processing
-    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsProcessingException, QgsRectangle, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
+    from qgis.core import QgsProcessingException
 
     prediction = write_geotiff(tmp_path / "pred.tif", np.zeros((32, 32), np.uint8))
-    layer = QgsVectorLayer("Polygon?crs=EPSG:32640", "ref", "memory")
-    layer.dataProvider().addAttributes([QgsField("kind", QVariant.Int)])
-    layer.updateFields()
-    feature = QgsFeature(layer.fields())
-    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(500000, 2799970, 500020, 2800000)))
-    feature["kind"] = 1
-    layer.dataProvider().addFeatures([feature])
+    layer = polygon_layer("kind", {1: (500000, 2799970, 500020, 2800000)}, name="ref")
     with pytest.raises(QgsProcessingException, match="^REFERENCE_FIELD: "):
         processing.run("rsseg:evaluate", {"PREDICTION": str(prediction), "REFERENCE": layer,
                                           "OUTPUT_HTML": str(tmp_path / "r.html")})

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from finetune_scene import write_scene
-from helpers import REPO, make_onnx_model, write_geotiff
+from helpers import REPO, dark_bright_polygons, make_onnx_model, write_geotiff
 
 EXIT_SIGTERM = 128 + signal.SIGTERM
 
@@ -115,23 +115,6 @@ def test_cancel_ends_non_zero_and_keeps_the_last_checkpoint(qgis_app, tmp_path, 
 
 
 # ----------------------------------------------------------------------------- run folder
-def _polygons():
-    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsRectangle, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
-
-    layer = QgsVectorLayer("Polygon?crs=EPSG:32640", "labels", "memory")
-    layer.dataProvider().addAttributes([QgsField("kind", QVariant.String)])
-    layer.updateFields()
-    features = []
-    for name, (x0, x1) in {"dark": (500000, 500032), "bright": (500032, 500064)}.items():
-        feature = QgsFeature(layer.fields())
-        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0, 2799936, x1, 2800000)))
-        feature["kind"] = name
-        features.append(feature)
-    layer.dataProvider().addFeatures(features)
-    return layer
-
-
 def test_polygon_label_copies_are_removed_after_success_and_error(qgis_app, tmp_path, private_tmp):
     import processing
     import torch
@@ -139,8 +122,8 @@ def test_polygon_label_copies_are_removed_after_success_and_error(qgis_app, tmp_
 
     torch.set_num_threads(1)
     image, _ = write_scene(tmp_path, 64)
-    parameters = {"INPUT": [str(image)], "LABELS": _polygons(), "LABEL_FIELD": "kind", "EPOCHS": 1, "BATCH_SIZE": 2,
-                  "PATCH_SIZE": 32, "DEVICE": 1, "SPLIT_BLOCK_SIZE": 32, "VAL_FRACTION": 0.0,
+    parameters = {"INPUT": [str(image)], "LABELS": dark_bright_polygons(), "LABEL_FIELD": "kind", "EPOCHS": 1,
+                  "BATCH_SIZE": 2, "PATCH_SIZE": 32, "DEVICE": 1, "SPLIT_BLOCK_SIZE": 32, "VAL_FRACTION": 0.0,
                   "OUTPUT_CHECKPOINT": str(tmp_path / "m.pt")}
     processing.run("rsseg:finetune", parameters, feedback=QgsProcessingFeedback())
     assert os.listdir(private_tmp) == []
