@@ -174,62 +174,62 @@ OUTPUT_MODEL：可选，保留导出的聚类模型（.onnx），以便用 rsseg
 <context>
     <name>EvaluateAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="57"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="55"/>
         <source>Evaluate segmentation (accuracy assessment)</source>
         <translation>评估分割结果（精度评价）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="81"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="79"/>
         <source>Prediction (class or cluster raster)</source>
         <translation>预测结果（类别或聚类栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="83"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="81"/>
         <source>Reference (raster of class ids, or polygons)</source>
         <translation>参考数据（类别编号栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="86"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="84"/>
         <source>Class field (polygon reference only)</source>
         <translation>类别字段（仅用于面参考数据）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="89"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="87"/>
         <source>Reference value to ignore</source>
         <translation>要忽略的参考值</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="92"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="90"/>
         <source>Prediction holds</source>
         <translation>预测结果的内容</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="97"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="95"/>
         <source>Report</source>
         <translation>报告</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="99"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="97"/>
         <source>Scores table</source>
         <translation>得分表</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="101"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="99"/>
         <source>Mean IoU</source>
         <translation>平均 IoU</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="102"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="100"/>
         <source>Overall accuracy</source>
         <translation>总体精度</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="103"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="101"/>
         <source>Cohen&apos;s kappa</source>
         <translation>Cohen's kappa 系数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="60"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="58"/>
         <source>Compares a classified raster (PREDICTION) with reference data and reports the confusion matrix, per-class IoU, F1, precision and recall, mean IoU (over classes present in the reference), overall accuracy and Cohen&apos;s kappa.
 
 REFERENCE: a raster of class ids, or a polygon layer whose REFERENCE_FIELD holds the class (integer ids, or class names: matched by name to the class names stored with the prediction, else numbered in sorted order). A reference on another grid or CRS is resampled (nearest) onto the prediction&apos;s grid. Reference pixels equal to IGNORE_VALUE and prediction pixels equal to 255 (rsseg&apos;s nodata) are skipped.
@@ -250,47 +250,47 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
 输出：带预览图和按比例着色的混淆矩阵的 HTML 报告、包含相同数值的表格（.csv 或 .json，由文件扩展名决定），以及供模型使用的数值 MIOU、OVERALL_ACCURACY 和 KAPPA。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="94"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="92"/>
         <source>More rasters to preview in the report (image, cluster map)</source>
         <translation>在报告中预览的更多栅格（影像、聚类图）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="33"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="31"/>
         <source>classes</source>
         <translation>类别</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="33"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="31"/>
         <source>clusters</source>
         <translation>聚类</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="111"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="109"/>
         <source>{}: a polygon reference is rasterized to bytes; use 0..255</source>
         <translation>{}：多边形参考数据会被栅格化为字节型；请使用 0..255</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="114"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="112"/>
         <source>Rasterizing &apos;{}&apos; ({}) onto the prediction&apos;s grid</source>
         <translation>正在将“{}”（{}）栅格化到预测结果的网格上</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="120"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="118"/>
         <source>{}: choose a raster of class ids or a polygon layer</source>
         <translation>{}：请选择类别编号栅格或多边形图层</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="136"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="132"/>
         <source>{}: use a .csv or .json file name, got {}</source>
         <translation>{}：请使用 .csv 或 .json 文件名，当前为 {}</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="148"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="136"/>
         <source>Cancelled: no report was written</source>
         <translation>已取消：未写出报告</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/evaluate.py" line="153"/>
+        <location filename="../plugin/algorithms/evaluate.py" line="142"/>
         <source>Report: {}</source>
         <translation>报告：{}</translation>
     </message>
@@ -718,57 +718,57 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核�
 <context>
     <name>MapAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="52"/>
+        <location filename="../plugin/algorithms/map_base.py" line="49"/>
         <source>Input raster</source>
         <translation>输入栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="53"/>
+        <location filename="../plugin/algorithms/map_base.py" line="50"/>
         <source>Extent (empty: whole raster; required for web layers)</source>
         <translation>范围（留空：整个栅格；网络图层必须填写）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="58"/>
+        <location filename="../plugin/algorithms/map_base.py" line="55"/>
         <source>Ground resolution in cm/px (empty: the model&apos;s; 0: the raster&apos;s own)</source>
         <translation>地面分辨率，厘米/像元（留空：取模型的；0：栅格自身的）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="61"/>
+        <location filename="../plugin/algorithms/map_base.py" line="58"/>
         <source>Largest read of a web or virtual layer, in pixels</source>
         <translation>网络或虚拟图层单次读取的最大像元数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="70"/>
+        <location filename="../plugin/algorithms/map_base.py" line="67"/>
         <source>Class polygons</source>
         <translation>类别多边形</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="73"/>
+        <location filename="../plugin/algorithms/map_base.py" line="70"/>
         <source>Polygons: merge regions smaller than (m2)</source>
         <translation>多边形：合并小于该面积的区域（平方米）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="76"/>
+        <location filename="../plugin/algorithms/map_base.py" line="73"/>
         <source>Polygons: simplification tolerance (map units, 0: none)</source>
         <translation>多边形：简化容差（地图单位，0：不简化）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="79"/>
+        <location filename="../plugin/algorithms/map_base.py" line="76"/>
         <source>Area per class (CSV)</source>
         <translation>各类别面积（CSV）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="82"/>
+        <location filename="../plugin/algorithms/map_base.py" line="79"/>
         <source>Execution provider used</source>
         <translation>使用的执行提供程序</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="83"/>
+        <location filename="../plugin/algorithms/map_base.py" line="80"/>
         <source>Area per class (JSON: class_id, class_name, pixels, area_m2, percent)</source>
         <translation>各类别面积（JSON：class_id、class_name、pixels、area_m2、percent）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="88"/>
+        <location filename="../plugin/algorithms/map_base.py" line="85"/>
         <source>INPUT: any raster layer. Local GDAL files (GeoTIFF, VRT mosaics, ...) are read directly; web (WMS/WMTS/XYZ), virtual and in-memory layers are first read through QGIS at the run&apos;s resolution into a temporary GeoTIFF.
 EXTENT: only this area (any CRS). Required for web layers, which cover the whole world.
 RESOLUTION: ground resolution in cm per pixel the model runs at. Empty: the model card&apos;s &apos;resolution&apos; (the imagery it was trained on); 0: the raster&apos;s own. When the raster differs by more than 5 %, it is resampled on the fly (GDAL warped VRT) and the outputs are written on that grid. Rasters in degrees or in web Mercator are always processed in the UTM zone of the area.
@@ -787,12 +787,12 @@ SIMPLIFY：仅用于多边形：Douglas-Peucker 简化容差，单位为输出�
 OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixels、area_m2、percent（占类别栅格有效像元的百分比）。同一张表也作为 CLASS_AREAS 结果（JSON）输出。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="171"/>
+        <location filename="../plugin/algorithms/map_base.py" line="154"/>
         <source>Cancelled: no output was written</source>
         <translation>已取消：未写出任何输出</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/map_base.py" line="195"/>
+        <location filename="../plugin/algorithms/map_base.py" line="183"/>
         <source>{}: {} px, {:.1f} m2, {:.2f} %</source>
         <translation>{}：{} 像元，{:.1f} 平方米，{:.2f} %</translation>
     </message>
@@ -850,7 +850,7 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <translation>学习率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="210"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="207"/>
         <source>Cancelled: the state reached is saved in {}; run again with RESUME to continue</source>
         <translation>已取消：已达到的状态保存在 {}；使用 RESUME 再次运行即可继续</translation>
     </message>
@@ -865,7 +865,7 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <translation>{}：请至少选择一个栅格图层，或设置 {}</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_base.py" line="215"/>
+        <location filename="../plugin/algorithms/pretrain_base.py" line="211"/>
         <source>Diagnostic image: {}</source>
         <translation>诊断图像：{}</translation>
     </message>
@@ -1844,32 +1844,32 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
 <context>
     <name>RssegAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="22"/>
+        <location filename="../plugin/algorithms/base.py" line="26"/>
         <source>Pretraining</source>
         <translation>预训练</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="23"/>
+        <location filename="../plugin/algorithms/base.py" line="27"/>
         <source>Fine-tuning</source>
         <translation>微调</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="24"/>
+        <location filename="../plugin/algorithms/base.py" line="28"/>
         <source>Inference</source>
         <translation>推理</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="25"/>
+        <location filename="../plugin/algorithms/base.py" line="29"/>
         <source>Evaluation</source>
         <translation>评估</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="90"/>
+        <location filename="../plugin/algorithms/base.py" line="94"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="140"/>
+        <location filename="../plugin/algorithms/base.py" line="144"/>
         <source>Cancelled: the run was stopped</source>
         <translation>已取消：运行已停止</translation>
     </message>
@@ -1919,12 +1919,12 @@ LABELS：每幅影像一个类别栅格（顺序相同）、所有影像共用�
         <translation>在栅格坐标参考系（{}）中的</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="26"/>
+        <location filename="../plugin/algorithms/base.py" line="30"/>
         <source>Tools</source>
         <translation>工具</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/base.py" line="40"/>
+        <location filename="../plugin/algorithms/base.py" line="44"/>
         <source>BANDS: expected 1-based band numbers such as &apos;1,2,3&apos;, got {}</source>
         <translation>BANDS：应为从 1 开始的波段编号，例如“1,2,3”，当前为 {}</translation>
     </message>

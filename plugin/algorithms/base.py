@@ -3,8 +3,12 @@ checks, the bridge from QGIS feedback to the engine's :class:`RunFeedback`, and 
 safety rules of docs/safety.md applied to every run (see :func:`_guarded`)."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -173,3 +177,35 @@ def run_feedback(feedback: QgsProcessingFeedback | None):
             feedback.setProgress(percent)
 
     return RunFeedback(progress=progress, log=feedback.pushInfo, is_cancelled=feedback.isCanceled)
+
+
+@contextlib.contextmanager
+def engine_errors(cancelled: str) -> Iterator[None]:
+    """Around an engine or training call: a cancel becomes ``cancelled`` (what that algorithm
+    left behind, already translated), a ValueError (our messages name the parameter and the fix)
+    a QgsProcessingException with its message; both without a traceback.
+
+    The guard of :func:`_guarded` would catch them too, but with a generic cancel message:
+    an algorithm says here what a cancel left (no output, no report, the state reached).
+    """
+    from engine.progress import Cancelled
+
+    try:
+        yield
+    except Cancelled:
+        raise QgsProcessingException(cancelled) from None
+    except ValueError as exc:
+        raise QgsProcessingException(str(exc)) from None
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A folder for one step's intermediate files, inside the run folder (engine.run_scope) and
+    removed as soon as the step ends, not only with the run."""
+    from engine.run_scope import run_temp_dir
+
+    folder = tempfile.mkdtemp(prefix=prefix, dir=run_temp_dir())
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

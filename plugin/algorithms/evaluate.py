@@ -7,8 +7,6 @@ are algorithm outputs so a modeler workflow can use them.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 from qgis.core import (
     QgsProcessing,
@@ -27,7 +25,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..layers import raster_layer_path, rasterize_vector_labels
-from .base import RssegAlgorithm, run_feedback
+from .base import RssegAlgorithm, engine_errors, run_feedback, scratch_folder
 
 # MODE choices, in enum order; marked for translation, the index is what the code reads
 MODES = [QT_TRANSLATE_NOOP("EvaluateAlgorithm", "classes"), QT_TRANSLATE_NOOP("EvaluateAlgorithm", "clusters")]
@@ -123,8 +121,6 @@ class EvaluateAlgorithm(RssegAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
         from engine.evaluate import evaluate_rasters
-        from engine.progress import Cancelled
-        from engine.run_scope import run_temp_dir
 
         prediction = raster_layer_path(self.parameterAsRasterLayer(parameters, self.PREDICTION, context),
                                        self.PREDICTION)
@@ -137,19 +133,12 @@ class EvaluateAlgorithm(RssegAlgorithm):
                 self.OUTPUT_TABLE, output_table))
         previews = [raster_layer_path(layer, self.PREVIEW_LAYERS)
                     for layer in self.parameterAsLayerList(parameters, self.PREVIEW_LAYERS, context)]
-        workdir = tempfile.mkdtemp(prefix="rsseg_evaluate_", dir=run_temp_dir())  # removed with the run
-        try:
+        with engine_errors(self.tr("Cancelled: no report was written")), scratch_folder("rsseg_evaluate_") as workdir:
             reference, class_names = self._reference(parameters, context, feedback, prediction, ignore_value, workdir)
             result = evaluate_rasters(
                 prediction, reference, output_html, output_table, ignore_value=ignore_value,
                 reference_class_names=class_names or None, cluster_mode=cluster_mode, preview_rasters=previews,
                 feedback=run_feedback(feedback))
-        except Cancelled:
-            raise QgsProcessingException(self.tr("Cancelled: no report was written")) from None
-        except ValueError as exc:  # engine messages name the parameter and the fix
-            raise QgsProcessingException(str(exc)) from None
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         feedback.pushInfo(self.tr("Report: {}").format(output_html))
         outputs = {
             self.OUTPUT_HTML: output_html,

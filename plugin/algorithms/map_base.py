@@ -7,12 +7,9 @@ algorithms add their model parameters and call :meth:`MapAlgorithm.run_map`.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
@@ -27,7 +24,7 @@ from qgis.core import (
 from ..extent import extent_in_layer_crs
 from ..raster_adapter import DEFAULT_MAX_PIXELS, is_local_gdal_file, layer_to_raster
 from ..styling import style_on_load
-from .base import RssegAlgorithm, run_feedback
+from .base import RssegAlgorithm, engine_errors, run_feedback, scratch_folder
 
 
 class MapAlgorithm(RssegAlgorithm):
@@ -147,8 +144,6 @@ class MapAlgorithm(RssegAlgorithm):
         TEMPORARY_OUTPUT gives a new path on each call).
         """
         from engine.maps import check_outputs, segment_to_map
-        from engine.progress import Cancelled
-        from engine.run_scope import run_temp_dir
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         extent = self.input_extent(parameters, context, layer) if layer is not None else None
@@ -156,8 +151,7 @@ class MapAlgorithm(RssegAlgorithm):
         # a layer read through QGIS takes the first half of the progress bar, the run the second
         copied_first = feedback is not None and layer is not None and not is_local_gdal_file(layer)
         steps = QgsProcessingMultiStepFeedback(2, feedback) if copied_first else feedback
-        folder = tempfile.mkdtemp(prefix="layer_", dir=run_temp_dir())
-        try:
+        with engine_errors(self.tr("Cancelled: no output was written")), scratch_folder("layer_") as folder:
             check_outputs(output, options)  # before a possibly long read of a web layer
             read_cm = options.resolution_cm if options.resolution_cm is not None else card_resolution_cm
             max_pixels = int(self.number_or(parameters, context, self.MAX_PIXELS, DEFAULT_MAX_PIXELS))
@@ -167,12 +161,6 @@ class MapAlgorithm(RssegAlgorithm):
             box = None if copied or extent is None else (extent.xMinimum(), extent.yMinimum(),
                                                           extent.xMaximum(), extent.yMaximum())
             return segment_to_map(path, box, output, options, segment, card_resolution_cm, run_feedback(steps))
-        except Cancelled:
-            raise QgsProcessingException(self.tr("Cancelled: no output was written")) from None
-        except ValueError as exc:  # engine messages name the parameter and the fix
-            raise QgsProcessingException(str(exc)) from None
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
     def map_results(self, context, result, output: str) -> dict:
         """Result entries for the products, and the class style on every loaded output."""

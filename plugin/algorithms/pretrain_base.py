@@ -32,7 +32,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..layers import raster_layers_paths
-from .base import RssegAlgorithm, parse_bands, run_feedback
+from .base import RssegAlgorithm, engine_errors, parse_bands, run_feedback
 from .pretrain_fields import field_texts
 
 BACKBONES = ["resnet18", "resnet34", "resnet50"]
@@ -198,19 +198,15 @@ class PretrainAlgorithm(RssegAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
-        from engine.progress import Cancelled
         from training.methods import pretrain
 
         config = self.build_config(parameters, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT_CHECKPOINT, context)
         resume = self.parameterAsBool(parameters, self.RESUME, context)
-        try:
+        # a cancel exits non-zero, as fine-tuning: scripts must not take a cancel for success
+        cancelled = self.tr("Cancelled: the state reached is saved in {}; run again with RESUME to continue")
+        with engine_errors(cancelled.format(output)):
             result = pretrain(self.method_name, config, output, feedback=run_feedback(feedback), resume=resume)
-        except Cancelled:  # non-zero exit, as fine-tuning: scripts must not take a cancel for success
-            message = self.tr("Cancelled: the state reached is saved in {}; run again with RESUME to continue")
-            raise QgsProcessingException(message.format(output)) from None
-        except ValueError as exc:  # our messages name the parameter and the fix
-            raise QgsProcessingException(str(exc)) from None
         for path in result.diagnostics[-4:]:
             feedback.pushInfo(self.tr("Diagnostic image: {}").format(path))
         return {self.OUTPUT_CHECKPOINT: str(result.checkpoint)}
