@@ -153,7 +153,7 @@ def test_cluster_map_on_a_raster_with_fewer_bands(qgis_app, tmp_path, sdcluster_
 def test_resume_onto_other_bands_names_the_output(tmp_path, sdcluster_checkpoint):
     import shutil
 
-    from training.checkpoint import CheckpointError
+    from training.checkpoint import Checkpoint, CheckpointError
     from training.methods import config_class, pretrain
 
     two = write_geotiff(tmp_path / "two.tif", (np.random.default_rng(0).random((2, 64, 64)) * 255).astype(np.uint8))
@@ -163,6 +163,9 @@ def test_resume_onto_other_bands_names_the_output(tmp_path, sdcluster_checkpoint
                                        prototypes=4, device="cpu")
     with pytest.raises(CheckpointError, match="OUTPUT_CHECKPOINT: sdc.pt was trained on 3 bands.*RESUME off"):
         pretrain("sdcluster", config, output, resume=True)
+    # the library's default is the forms' and the CLI's: no resume, the old checkpoint is replaced
+    pretrain("sdcluster", config, output)
+    assert Checkpoint.load(output).bands == [1, 2]
 
 
 def test_diffusion_checkpoint_for_deeplab_names_architecture(tmp_path):

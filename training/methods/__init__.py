@@ -40,8 +40,13 @@ def method_module(name: str) -> ModuleType:
     return importlib.import_module(METHODS[name])
 
 
-def pretrain(name: str, config, output, feedback=None, resume: bool = True):
-    """Run method ``name`` with ``config`` (its CONFIG_CLASS) and save to ``output``."""
+def pretrain(name: str, config, output, feedback=None, resume: bool = False):
+    """Run method ``name`` with ``config`` (its CONFIG_CLASS) and save to ``output``.
+
+    ``resume`` is off by default, as RESUME in the Processing forms and ``--resume`` on the
+    CLI: an existing ``output`` is replaced unless the caller asks to continue it (a library
+    call must not quietly extend an old checkpoint the forms would have started over).
+    """
     from engine.safeguards import check_training_settings
     from training.pretrain_loop import run_pretraining
 
