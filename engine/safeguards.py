@@ -26,6 +26,7 @@ import numpy as np
 
 PathLike = str | os.PathLike
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg", ".jpeg")
+AUX_SUFFIX = ".aux.xml"  # GDAL's side-car: statistics, nodata, and for PNG/JPEG often the georeferencing
 
 
 # ----------------------------------------------------------------------------- outputs vs inputs
@@ -62,6 +63,25 @@ def _as_list(value: PathLike | Sequence[PathLike] | None) -> list[str]:
     return [os.fspath(v) for v in value if v not in (None, "")]
 
 
+def _clash(out_name: str, out_path: str, in_name: str, candidate: str, given: str) -> str | None:
+    """Why writing ``out_path`` would damage input ``candidate`` (a file of ``given``), or None.
+
+    Besides the same file, GDAL's side-cars count: an output written over an input's
+    ``.aux.xml`` changes what GDAL reads of that input, and a raster output writes its own
+    ``.aux.xml`` beside it, which must not be an input either.
+    """
+    where = "" if candidate == given else f" (a raster in {given})"
+    if _same_file(out_path, candidate):
+        return f"{out_name}: {out_path} is the same file as {in_name}{where}; writing it would destroy that input"
+    if _same_file(out_path, candidate + AUX_SUFFIX):
+        return (f"{out_name}: {out_path} is GDAL's side-car of {in_name}{where} (its metadata); writing it would "
+                "damage that input")
+    if _same_file(out_path + AUX_SUFFIX, candidate):
+        return (f"{out_name}: GDAL may write {os.path.basename(out_path)}{AUX_SUFFIX} beside {out_path}, and that "
+                f"file is {in_name}{where}; writing it would destroy that input")
+    return None
+
+
 def check_outputs_distinct(
     inputs: Mapping[str, PathLike | Sequence[PathLike] | None],
     outputs: Mapping[str, PathLike | None],
@@ -70,6 +90,7 @@ def check_outputs_distinct(
 
     ``inputs`` maps parameter names to a path or a list of paths (folders stand for the
     rasters they hold); ``outputs`` maps parameter names to the path each would write.
+    GDAL's ``.aux.xml`` side-cars of inputs and outputs are compared too (:func:`_clash`).
     Empty values are skipped. An output that is an existing folder is refused as well.
     """
     chosen = {name: os.fspath(path) for name, path in outputs.items() if path not in (None, "")}
@@ -77,12 +98,9 @@ def check_outputs_distinct(
         for in_name, value in inputs.items():
             for given in _as_list(value):
                 for candidate in _input_files(given):
-                    if _same_file(out_path, candidate):
-                        where = "" if candidate == given else f" (a raster in {given})"
-                        raise ValueError(
-                            f"{out_name}: {out_path} is the same file as {in_name}{where}; writing it would destroy "
-                            f"that input: choose another file name for {out_name}"
-                        )
+                    clash = _clash(out_name, out_path, in_name, candidate, given)
+                    if clash:
+                        raise ValueError(f"{clash}: choose another file name for {out_name}")
     for name, path in chosen.items():
         if os.path.isdir(path):
             raise ValueError(f"{name}: {path} is a folder; give a file name inside it")

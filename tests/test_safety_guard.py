@@ -144,6 +144,28 @@ def test_folders_outputs_and_clean_cases(tmp_path):
                            {"OUTPUT": str(tmp_path / "new.tif"), "CONFIDENCE": ""})
 
 
+def test_gdal_side_cars_count_as_the_files_they_describe(tmp_path):
+    """An output over an input's .aux.xml (its nodata, statistics, a PNG's georeferencing), or an
+    output whose own .aux.xml would land on an input, is refused like the input itself."""
+    image = tmp_path / "scene.png"
+    image.write_bytes(b"png")
+    (tmp_path / "scene.png.aux.xml").write_text("<PAMDataset/>")
+    with pytest.raises(ValueError, match=r"^OUTPUT_TABLE: .*scene.png.aux.xml is GDAL's side-car of INPUT .*"
+                                         r"choose another file name for OUTPUT_TABLE$"):
+        check_outputs_distinct({"INPUT": str(image)}, {"OUTPUT_TABLE": str(tmp_path / "scene.png.aux.xml")})
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "a.tif").write_bytes(b"a")
+    with pytest.raises(ValueError, match=r"side-car of INPUT_FOLDER \(a raster in"):
+        check_outputs_distinct({"INPUT_FOLDER": str(folder)}, {"OUTPUT": str(folder / "a.tif.aux.xml")})
+    with pytest.raises(ValueError, match=r"^OUTPUT: GDAL may write out.tif.aux.xml beside .*, and that file is "
+                                         r"REFERENCE; "):
+        check_outputs_distinct({"REFERENCE": str(tmp_path / "out.tif.aux.xml")}, {"OUTPUT": str(tmp_path / "out.tif")})
+    # names that only look alike are fine
+    check_outputs_distinct({"INPUT": str(image)}, {"OUTPUT": str(tmp_path / "scene.png.xml"),
+                                                   "OUTPUT_TABLE": str(tmp_path / "scene.aux.xml")})
+
+
 @pytest.mark.parametrize("argv", [
     ["export", "{ck}", "{ck}"],
     ["finetune", "--images", "{img}", "--labels", "{img}", "--output", "{img}"],
