@@ -1525,14 +1525,14 @@ OUTPUT_AREAS：可选的 CSV，每个类别一行：class_id、class_name、pixe
         <translation>交给微调的编码器</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
-        <source>&apos;teacher&apos; (moving average, as SlotCon) or &apos;student&apos;; the checkpoint keeps both.</source>
-        <translation>“teacher”（滑动平均，同 SlotCon）或“student”；检查点会同时保留两者。</translation>
-    </message>
-    <message>
         <location filename="../plugin/algorithms/pretrain_base.py" line="122"/>
         <source>rsseg checkpoint (*.pt)</source>
         <translation>rsseg 检查点 (*.pt)</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/pretrain_fields.py" line="280"/>
+        <source>&apos;student&apos; (default: better after short runs) or &apos;teacher&apos; (moving average, as SlotCon); the checkpoint keeps both.</source>
+        <translation>“student”（默认：短时间训练后更好）或“teacher”（滑动平均，同 SlotCon）；检查点会同时保留两者。</translation>
     </message>
 </context>
 <context>
@@ -1618,6 +1618,11 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
         <translation>用 SDCluster 预训练 ResNet（像元聚类，可查看其聚类）</translation>
     </message>
     <message>
+        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="16"/>
+        <source>Number of cluster prototypes</source>
+        <translation>聚类原型数量</translation>
+    </message>
+    <message>
         <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="23"/>
         <source>Teaches a ResNet encoder what your imagery looks like without any labels by clustering its pixels, so that a segmentation model fine-tuned from it (rsseg:finetune, DeepLabV3+) needs fewer labelled pixels. Method: SDCluster (Xu et al., ISPRS J. Photogramm. 2025). Unlike other pretraining, you can judge the result without labels: look at its clusters (rsseg:cluster_map).
 
@@ -1625,7 +1630,7 @@ How it works: every patch is shown twice, as two overlapping crops with flips an
 
 Inputs: raster layers and/or a folder of rasters (files ending in _label/_mask are skipped); any number of bands, BANDS selects 1-based bands (empty = all) and fine-tuning must use the same ones. PATCH_SIZE at least 32 (two crops of it are made; the paper uses 224). PROTOTYPES: the number of clusters the network may use; 0 (default) = one per PIXELS_PER_PROTOTYPE feature-map pixels of a batch (100, as the paper), between 8 and 256 (the paper: 256 for batches of 128 patches); the cluster map can merge them into fewer.
 
-Learning rate: LEARNING_RATE is the peak rate for LR_REFERENCE_BATCH patches (paper: 0.00125 per 128, AdamW, weight decay 0.05), scaled to BATCH_SIZE by LR_SCALING: sqrt (default) multiplies it by the square root of BATCH_SIZE / LR_REFERENCE_BATCH, linear by the ratio itself; set LR_REFERENCE_BATCH to 0 to use LEARNING_RATE as it is. The first WARMUP_FRACTION of the steps warm up. HANDOVER: the encoder fine-tuning starts from, the teacher (default) or the student; both are kept in the checkpoint.
+Learning rate: LEARNING_RATE is the peak rate for LR_REFERENCE_BATCH patches (paper: 0.00125 per 128, AdamW, weight decay 0.05), scaled to BATCH_SIZE by LR_SCALING: sqrt (default) multiplies it by the square root of BATCH_SIZE / LR_REFERENCE_BATCH, linear by the ratio itself; set LR_REFERENCE_BATCH to 0 to use LEARNING_RATE as it is. The first WARMUP_FRACTION of the steps warm up. HANDOVER: the encoder fine-tuning starts from, the student (default: after a few hundred steps it probes better than the moving-average teacher, docs/results.md) or the teacher (SlotCon&apos;s choice, for long runs); both are kept in the checkpoint.
 
 Check: after every epoch (or every DIAGNOSTICS_EVERY steps) a PNG is written in &lt;checkpoint&gt;_diagnostics/: a few patches beside the teacher&apos;s cluster map, one colour per prototype. Regions of one land cover should take one colour as training goes on. The log shows the two losses (sd, ctr) and how many clusters the teacher uses.
 
@@ -1638,18 +1643,13 @@ With RESUME, an existing OUTPUT_CHECKPOINT is continued; cancelling saves the st
 
 输入：栅格图层和/或一个栅格文件夹（以 _label/_mask 结尾的文件会被跳过）；波段数任意，BANDS 选择从 1 开始编号的波段（留空 = 全部），微调时必须使用相同的波段。PATCH_SIZE 至少为 32（会从中生成两个裁剪；论文使用 224）。PROTOTYPES：网络可使用的聚类数；0（默认）= 每批特征图中每 PIXELS_PER_PROTOTYPE 个像素一个原型（与论文相同，为 100），介于 8 与 256 之间（论文：每批 128 个图块时为 256）；聚类图可将其合并为更少的聚类。
 
-学习率：LEARNING_RATE 是 LR_REFERENCE_BATCH 个图块时的峰值学习率（论文：每 128 个图块 0.00125，AdamW，权重衰减 0.05），按 LR_SCALING 换算到 BATCH_SIZE：sqrt（默认）乘以 BATCH_SIZE / LR_REFERENCE_BATCH 的平方根，linear 乘以该比值本身；将 LR_REFERENCE_BATCH 设为 0 则直接使用 LEARNING_RATE。前 WARMUP_FRACTION 比例的步数用于预热。HANDOVER：微调所用的编码器，教师网络（默认）或学生网络；两者都保存在检查点中。
+学习率：LEARNING_RATE 是 LR_REFERENCE_BATCH 个图块时的峰值学习率（论文：每 128 个图块 0.00125，AdamW，权重衰减 0.05），按 LR_SCALING 换算到 BATCH_SIZE：sqrt（默认）乘以 BATCH_SIZE / LR_REFERENCE_BATCH 的平方根，linear 乘以该比值本身；将 LR_REFERENCE_BATCH 设为 0 则直接使用 LEARNING_RATE。前 WARMUP_FRACTION 比例的步数用于预热。HANDOVER：微调所用的编码器，学生网络（默认：训练几百步后，其线性探测结果优于滑动平均的教师网络，见 docs/results.md）或教师网络（SlotCon 的选择，适合长时间训练）；两者都保存在检查点中。
 
 检查：每个轮次结束后（或每 DIAGNOSTICS_EVERY 步）在 &lt;checkpoint&gt;_diagnostics/ 中写出一张 PNG：几个图块与教师网络的聚类图并排显示，每个原型一种颜色。随着训练进行，同一土地覆盖的区域应呈现同一种颜色。日志显示两项损失（sd、ctr）以及教师网络使用的聚类数。
 
 高级：OUTPUT_STRIDE 为 16 或 8（聚类图更精细，但更慢）、温度、裁剪尺度和最小重叠、颜色变化、教师动量的变化范围（MOMENTUM_START 到 MOMENTUM_END）以及 CLUSTER_BRANCH（聚类图使用的网络：teacher 或 student）。
 
 勾选 RESUME 时会继续已有的 OUTPUT_CHECKPOINT；取消时会保存已达到的状态。</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/pretrain_sdcluster.py" line="16"/>
-        <source>Number of cluster prototypes</source>
-        <translation>聚类原型数量</translation>
     </message>
 </context>
 <context>

@@ -55,10 +55,12 @@ def test_short_run_saves_a_usable_checkpoint(tmp_path):
     teacher = method.teacher.projector[0].weight
     assert not torch.equal(student, teacher)
     assert all(not p.requires_grad for p in method.teacher.parameters())
-    # fine-tuning gets the teacher (handover default); both encoders are kept for a probe
+    # fine-tuning gets the student (handover default); both encoders are kept for a probe
     teacher_encoder = method.teacher.encoder.state_dict()
-    assert all(torch.equal(ckpt.encoder_state[k], teacher_encoder[k]) for k in teacher_encoder)
-    assert set(ckpt.extra_state["student_encoder"]) == set(teacher_encoder)
+    student_encoder = method.student.encoder.state_dict()
+    assert all(torch.equal(ckpt.encoder_state[k], student_encoder[k]) for k in student_encoder)
+    assert not all(torch.equal(ckpt.encoder_state[k], teacher_encoder[k]) for k in teacher_encoder)
+    assert set(ckpt.extra_state["teacher_encoder"]) == set(student_encoder)
     assert {"clusters_used", "cluster_perplexity", "assignment_confidence"} <= set(ckpt.history[-1])
     assert 1.0 <= ckpt.history[-1]["cluster_perplexity"] <= 8.0
     # the user sees the clusters: one PNG per epoch, patches beside their cluster maps

@@ -20,7 +20,7 @@ class ProbeConfig:
     output_stride: int = 16                   # 16 or 8 (3x slower on a CPU), the same for both networks
     max_pixels_per_image: int = 5000          # labelled pixels sampled per training image and seed
     holdout_fraction: float = 0.25            # without test images: bottom share of rows scored
-    sdcluster_state: str = "teacher"          # SDCluster: probe the EMA teacher's or the student's encoder
+    sdcluster_state: str = "student"          # SDCluster: probe the student's (HANDOVER default) or the EMA teacher's
     timestep: int = 50                        # diffusion: noise level t of the denoiser features
     backbone: str = "resnet18"                # the random network when checkpoint is ""
     recalibrate_pretrained: bool = True       # recalibrate the pretrained BN statistics too (the random one always)

@@ -101,7 +101,7 @@ def resize_to(feature: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- specs
-def spec_from_checkpoint(checkpoint: Checkpoint, sdcluster_state: str = "teacher") -> ExtractorSpec:
+def spec_from_checkpoint(checkpoint: Checkpoint, sdcluster_state: str = "student") -> ExtractorSpec:
     """What network a checkpoint holds and which of its weights the probe freezes."""
     method = checkpoint.method
     config = checkpoint.config or {}

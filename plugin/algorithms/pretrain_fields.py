@@ -307,8 +307,8 @@ FIELD_TEXTS.update({
     ),
     "handover": (
         QT_TRANSLATE_NOOP("PretrainAlgorithm", "Encoder handed to fine-tuning"),
-        QT_TRANSLATE_NOOP("PretrainAlgorithm", "'teacher' (moving average, as SlotCon) or 'student'; the checkpoint "
-                                               "keeps both."),
+        QT_TRANSLATE_NOOP("PretrainAlgorithm", "'student' (default: better after short runs) or 'teacher' "
+                                               "(moving average, as SlotCon); the checkpoint keeps both."),
     ),
 })
 
