@@ -77,7 +77,8 @@ class Settings:
     trend_all_labels: bool = False       # pretraining-fraction trend at every label budget (else the smallest)
     finetune_labels: list[int] = field(default_factory=lambda: [1])
     finetune_max_steps: int = 600        # the pilot's ceiling; early stopping sets the budget below it
-    finetune_patch: int = 256
+    finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
+                                         # export tiles at the patch size, so train and test geometry agree
     finetune_batch: int = 8
     device: str = "cpu"
     threads: int = 2
@@ -90,7 +91,8 @@ QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], methods=[
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20, mode="quick")
 GPU = dict(pretrain_steps={"grass": 4000, "sdcluster": 4000, "diffusion": 8000}, pretrain_batch=128,
            pretrain_patch=128, diffusion_batch=64, probe_output_stride=8, trend_all_labels=True,
-           finetune_labels=[1, 4, 16], finetune_max_steps=2000, finetune_batch=16, device="cuda", mode="gpu")
+           finetune_labels=[1, 4, 16], finetune_max_steps=2000, finetune_batch=16, finetune_patch=256,
+           device="cuda", mode="gpu")
 
 
 def log(message: str) -> None:
@@ -282,6 +284,32 @@ def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
     return max(50, min(s.finetune_max_steps, budget))
 
 
+def handed_over(method: str, checkpoint: Path) -> Path:
+    """The checkpoint fine-tuning starts from with the method's default handover.
+
+    An SDCluster checkpoint stores both encoders and hands ``encoder_state`` (its HANDOVER
+    branch at pretraining time) to fine-tuning; snapshots written before the default became
+    the student are given the student's encoder here, in a copy beside them, as a run with
+    today's default would have saved it (same training; HANDOVER only picks the stored branch).
+    """
+    if method != "sdcluster":
+        return checkpoint
+    from training.checkpoint import Checkpoint
+    from training.methods.sdcluster_config import SDClusterConfig
+
+    branch = SDClusterConfig().handover
+    ckpt = Checkpoint.load(checkpoint)
+    if ckpt.config.get("handover") == branch:
+        return checkpoint
+    target = checkpoint.with_name(f"{checkpoint.stem}_{branch}.pt")
+    if not target.exists():
+        ckpt.encoder_state = ckpt.extra_state[f"{branch}_encoder"]
+        ckpt.config = {**ckpt.config, "handover": branch}
+        ckpt.extra_state = {**ckpt.extra_state, "handover": branch}
+        ckpt.save(target)
+    return target
+
+
 def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Path, cache: Cache) -> list[dict]:
     """Pretrained vs from-scratch fine-tuning at the full pretraining budget, paired seeds."""
     steps = pilot_budget(s, work, cache)
@@ -295,7 +323,8 @@ def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Pa
             runs = []
             for seed in s.finetune_seeds:
                 pair = {}
-                for which, arch, pretrained in (("value", architecture, str(snapshots[method][1.0])),
+                start = handed_over(method, snapshots[method][1.0])
+                for which, arch, pretrained in (("value", architecture, str(start)),
                                                 ("baseline", baseline_arch, "")):
                     config = finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
                     key = cache.key("finetune", dataclasses.asdict(config))

@@ -81,3 +81,24 @@ def test_checkpoints_of_one_family_share_one_random_init_baseline(tmp_path, monk
     assert second["value"] != first["value"]
     again = lab.probe_seed("grass", checkpoints["grass_at100.pt"], "grass", 1, 0, s, cache)
     assert again == second and len(calls) == 4  # cached: nothing probed again
+
+
+def test_sdcluster_fine_tuning_starts_from_the_default_handover(tmp_path):
+    """A snapshot saved with the teacher handed over is fine-tuned from the student (today's
+    default) through a copy; GraSS checkpoints and up-to-date ones are used as they are."""
+    import torch
+
+    from training.checkpoint import Checkpoint
+    from training.methods.sdcluster_config import SDClusterConfig
+
+    teacher, student = {"w": torch.zeros(2)}, {"w": torch.ones(2)}
+    old = tmp_path / "sdcluster_at100.pt"
+    Checkpoint("sdcluster", {"handover": "teacher"}, [1, 2, 3], [0.0] * 3, [1.0] * 3, {}, encoder_state=teacher,
+               extra_state={"teacher_encoder": teacher, "student_encoder": student, "handover": "teacher"}).save(old)
+    start = lab.handed_over("sdcluster", old)
+    branch = SDClusterConfig().handover
+    assert branch == "student" and start != old and start.name == "sdcluster_at100_student.pt"
+    copy = Checkpoint.load(start)
+    assert torch.equal(copy.encoder_state["w"], student["w"]) and copy.config["handover"] == "student"
+    assert lab.handed_over("sdcluster", start) == start  # already the default branch: used as it is
+    assert lab.handed_over("grass", old) == old
