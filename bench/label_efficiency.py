@@ -109,11 +109,19 @@ def label_subset(seed: int, count: int) -> tuple[list[str], list[str]]:
 
 
 class Cache:
-    """Finished units (a probe of one seed, a fine-tuning run) in one JSON file, by key."""
+    """Finished units (a probe of one seed, a fine-tuning run) in one JSON file, by key.
+
+    Several benchmark processes may share one work folder (e.g. one pretraining the diffusion
+    model while another probes the encoders, one torch thread each): a write takes a lock,
+    reads what the others wrote since, adds its unit and replaces the file atomically.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data = json.loads(path.read_text()) if path.exists() else {}
+        self.data = self._read()
+
+    def _read(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
 
     @staticmethod
     def key(*parts) -> str:
@@ -121,15 +129,21 @@ class Cache:
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def get(self, key: str):
-        """The cached value or None."""
+        """The cached value or None (looking again at the file: another process may have written it)."""
+        if key not in self.data:
+            self.data.update(self._read())
         return self.data.get(key)
 
     def put(self, key: str, value) -> None:
         """Store and write at once (temp file + rename: a kill never leaves half a file)."""
-        self.data[key] = value
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
-        os.replace(tmp, self.path)
+        import fcntl
+
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.data = {**self.data, **self._read(), key: value}
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.data, indent=1))
+            os.replace(tmp, self.path)
 
 
 # ----------------------------------------------------------------------------- pretraining

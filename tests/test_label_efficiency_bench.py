@@ -102,3 +102,12 @@ def test_sdcluster_fine_tuning_starts_from_the_default_handover(tmp_path):
     assert torch.equal(copy.encoder_state["w"], student["w"]) and copy.config["handover"] == "student"
     assert lab.handed_over("sdcluster", start) == start  # already the default branch: used as it is
     assert lab.handed_over("grass", old) == old
+
+
+def test_two_processes_sharing_a_cache_keep_each_others_units(tmp_path):
+    first, second = lab.Cache(tmp_path / "cache.json"), lab.Cache(tmp_path / "cache.json")
+    first.put("a", 1)
+    second.put("b", 2)  # second never read "a": it must not drop it
+    assert lab.Cache(tmp_path / "cache.json").data == {"a": 1, "b": 2}
+    assert first.get("b") == 2  # written by the other process after first was opened
+    assert not list(tmp_path.glob("*.tmp"))
