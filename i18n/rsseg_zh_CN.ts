@@ -676,7 +676,7 @@ CLASSES: optional &apos;name[:#rrggbb], ...&apos; in class-id order.
 PRETRAINED: optional checkpoint to start from; its bands and normalisation are reused. Diffusion checkpoints need ARCHITECTURE diff_hrnet; GraSS/SDCluster ones deeplabv3plus with the same BACKBONE. A pretrained encoder learns at ENCODER_LR_SCALE x LEARNING_RATE.
 Training: STEPS optimiser steps, each on BATCH_SIZE random crops of PATCH_SIZE pixels drawn anywhere inside the labelled training area; the learning rate warms up, then decays on a cosine to the last step. The exported model tiles at PATCH_SIZE, the size it was trained on.
 Validation: whole spatial blocks (SPLIT_BLOCK_SIZE pixels, VAL_FRACTION of them) are held out, so validation patches never overlap training ones; every VALIDATE_EVERY steps the mIoU is logged, the best checkpoint kept, and after EARLY_STOPPING_PATIENCE validations without improvement the run stops. LABEL_FRACTION keeps only that share of the labelled training tiles (seeded).
-Cancelling stops with an error, keeps OUTPUT_CHECKPOINT as it was and saves the state reached in OUTPUT_CHECKPOINT.last.pt; with RESUME (on by default, as for pretraining) the next run continues from it.
+Cancelling stops with an error, keeps OUTPUT_CHECKPOINT as it was and saves the state reached in OUTPUT_CHECKPOINT.last.pt; a later run with RESUME on (it is off by default, as for pretraining, so a run never silently continues an old one) continues from it.
 OUTPUT_MODEL: optional ONNX model exported at the end (checked against torch), ready for &apos;Segment raster with an ONNX model&apos;.</source>
         <translation>在已标注影像上训练分割网络，可从头开始，也可从预训练检查点（GraSS、SDCluster、扩散）开始，并保存验证 mIoU 最佳的检查点。
 
@@ -686,7 +686,7 @@ CLASSES：可选，按类别编号顺序写“名称[:#rrggbb], ...”。
 PRETRAINED：可选的起始检查点；沿用其波段和归一化。扩散检查点需要 ARCHITECTURE diff_hrnet；GraSS/SDCluster 检查点需要 deeplabv3plus 和相同的 BACKBONE。预训练编码器以 ENCODER_LR_SCALE × LEARNING_RATE 学习。
 训练：共 STEPS 个优化步，每步使用 BATCH_SIZE 个在已标注训练区域内任意位置抽取的 PATCH_SIZE 像素随机裁块；学习率先预热，再按余弦衰减到最后一步。导出的模型按训练时的尺寸 PATCH_SIZE 分块。
 验证：整块空间区域（SPLIT_BLOCK_SIZE 像素，占 VAL_FRACTION）被留出，因此验证图块从不与训练图块重叠；每 VALIDATE_EVERY 步记录 mIoU、保留最佳检查点，连续 EARLY_STOPPING_PATIENCE 次验证没有提升则停止。LABEL_FRACTION 只保留该比例的已标注训练瓦片（按种子选择）。
-取消会以错误结束，OUTPUT_CHECKPOINT 保持不变，已达到的状态保存在 OUTPUT_CHECKPOINT.last.pt；启用 RESUME（默认开启，与预训练一致）时下次运行从此继续。
+取消会以错误结束，OUTPUT_CHECKPOINT 保持不变，已达到的状态保存在 OUTPUT_CHECKPOINT.last.pt；之后启用 RESUME 运行时从此继续（RESUME 默认关闭，与预训练一致，因此新的运行绝不会悄悄接着旧的运行）。
 OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
     </message>
     <message>

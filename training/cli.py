@@ -120,8 +120,9 @@ def _finetune_parser(sub) -> None:
     names = add_dataclass_options(p, FinetuneConfig, skip=FINETUNE_SKIP)
     p.add_argument("--classes", default="", help="class names and optional colours: 'water:#0000ff,trees,roads'")
     p.add_argument("--output", required=True, help="checkpoint to write (.pt)")
-    p.add_argument("--resume", dest="resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="continue from <output>.last.pt if it exists, as pretraining does (--no-resume: start over)")
+    p.add_argument("--resume", dest="resume", action=argparse.BooleanOptionalAction, default=False,
+                   help="continue from <output>.last.pt if it exists (default: start over, as pretraining and "
+                        "the Processing algorithms do)")
     p.add_argument("--export", default="", help="also export the best model to this ONNX file")
     p.set_defaults(handler=_run_finetune, field_names=names)
 

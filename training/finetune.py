@@ -242,14 +242,16 @@ def finetune(
     config: FinetuneConfig,
     output_checkpoint: str | os.PathLike,
     feedback: RunFeedback | None = None,
-    resume: bool = True,
+    resume: bool = False,
 ) -> FinetuneResult:
     """Fine-tune ``config.architecture`` on ``config.images``/``config.labels``; write the
     best checkpoint to ``output_checkpoint``.
 
-    With ``resume`` (the default, as for pretraining) and an ``<output>.last.pt`` from an
-    earlier (cancelled or shorter) run of the same architecture, classes and bands,
-    training continues where it stopped; without one a new run starts. Works the same
+    With ``resume`` and an ``<output>.last.pt`` from an earlier (cancelled or shorter) run
+    of the same architecture, classes and bands, training continues where it stopped;
+    without one a new run starts. ``resume`` is off by default, as RESUME in the form,
+    ``--resume`` on the CLI and :func:`training.methods.pretrain`: reusing an output name
+    must not quietly continue an old run, so a caller that resumes says so. Works the same
     under ``torchrun --nproc_per_node N`` (only rank 0 writes files).
     """
     feedback = feedback or RunFeedback()

@@ -103,12 +103,14 @@ def run_pretraining(
     config: PretrainConfig,
     output: str | Path,
     feedback: RunFeedback | None = None,
-    resume: bool = True,
+    resume: bool = False,
 ) -> PretrainResult:
     """Train ``method_factory(config, in_channels)`` on ``config.inputs`` and save to ``output``.
 
     With ``resume`` and an existing checkpoint of the same method at ``output``, training
-    continues from it (same normalisation, optimiser state and step count). A cancel saves
+    continues from it (same normalisation, optimiser state and step count); ``resume`` is
+    off by default, as everywhere else (RESUME, ``--resume``, :func:`training.methods.pretrain`),
+    so an old checkpoint is never continued unasked. A cancel saves
     the state reached so far, then re-raises :class:`engine.progress.Cancelled`.
     """
     feedback = feedback or RunFeedback()

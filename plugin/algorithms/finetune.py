@@ -193,8 +193,8 @@ class FinetuneAlgorithm(RssegAlgorithm):
             "best checkpoint kept, and after EARLY_STOPPING_PATIENCE validations without improvement the run "
             "stops. LABEL_FRACTION keeps only that share of the labelled training tiles (seeded).\n"
             "Cancelling stops with an error, keeps OUTPUT_CHECKPOINT as it was and saves the state reached in "
-            "OUTPUT_CHECKPOINT.last.pt; with RESUME (on by default, as for pretraining) the next run continues "
-            "from it.\n"
+            "OUTPUT_CHECKPOINT.last.pt; a later run with RESUME on (it is off by default, as for pretraining, so a "
+            "run never silently continues an old one) continues from it.\n"
             "OUTPUT_MODEL: optional ONNX model exported at the end (checked against torch), ready for "
             "'Segment raster with an ONNX model'."
         )
@@ -221,7 +221,7 @@ class FinetuneAlgorithm(RssegAlgorithm):
         bands.setFlags(bands.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(bands)
         self.addParameter(QgsProcessingParameterBoolean(
-            self.RESUME, self.tr("Resume from OUTPUT_CHECKPOINT.last.pt if it exists"), defaultValue=True))
+            self.RESUME, self.tr("Resume from OUTPUT_CHECKPOINT.last.pt if it exists"), defaultValue=False))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_CHECKPOINT, self.tr("Output checkpoint"), fileFilter="rsseg checkpoint (*.pt)"))
         self.addParameter(QgsProcessingParameterFileDestination(

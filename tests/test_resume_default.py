@@ -1,0 +1,90 @@
+"""One RESUME default, off, wherever a run can be started; resuming only when asked.
+
+A run that silently continued an old ``<output>.last.pt`` (or pretraining checkpoint)
+because one entry point defaulted to on while the others did not trains something the
+user did not ask for. So the forms, the CLI and the library functions are checked
+against each other, and a cancelled fine-tuning is continued only with RESUME on.
+"""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from finetune_scene import tiny_config, write_scene
+
+torch = pytest.importorskip("torch")
+
+from engine.progress import Cancelled, RunFeedback
+from training.cli import build_parser
+from training.finetune import finetune, last_checkpoint_path
+from training.methods import METHODS, pretrain
+from training.pretrain_loop import run_pretraining
+
+FINETUNE_ARGS = ["finetune", "--images", "a.tif", "--labels", "a_labels.tif", "--output", "m.pt"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def _library_default(function) -> bool:
+    return inspect.signature(function).parameters["resume"].default
+
+
+def _cli_defaults() -> dict[str, bool]:
+    parser = build_parser()
+    defaults = {"finetune": parser.parse_args(FINETUNE_ARGS).resume}
+    for name in METHODS:
+        defaults[f"pretrain {name}"] = parser.parse_args(["pretrain", name, "--output", "x.pt"]).resume
+    return defaults
+
+
+def test_library_and_cli_defaults_are_off():
+    library = {"finetune": _library_default(finetune), "pretrain": _library_default(pretrain),
+               "run_pretraining": _library_default(run_pretraining)}
+    assert library == dict.fromkeys(library, False)
+    cli = _cli_defaults()
+    assert cli == dict.fromkeys(cli, False)
+    assert build_parser().parse_args([*FINETUNE_ARGS, "--resume"]).resume is True
+
+
+def test_form_defaults_agree_with_the_cli_and_the_library(rsseg_provider):
+    ids = ["finetune"] + [f"pretrain_{name}" for name in METHODS]
+    forms = {}
+    for algorithm_id in ids:
+        algorithm = rsseg_provider.algorithm(algorithm_id)
+        if algorithm is None:   # a method whose packages are missing is not registered
+            continue
+        forms[algorithm_id] = algorithm.parameterDefinition("RESUME").defaultValue()
+    assert "finetune" in forms
+    expected = _library_default(finetune)
+    assert forms == dict.fromkeys(forms, expected)
+    assert set(_cli_defaults().values()) == {expected}
+
+
+def _cancel_at_step_three(config, output) -> None:
+    calls = {"n": 0}
+
+    def cancel_after_three() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3                       # steps 1-3 run, the 4th poll cancels
+
+    with pytest.raises(Cancelled):
+        finetune(config, output, feedback=RunFeedback(log=lambda _m: None, is_cancelled=cancel_after_three))
+    assert last_checkpoint_path(output).is_file()   # the state reached is kept for RESUME
+
+
+def test_cancelled_finetune_continues_only_when_asked(tmp_path):
+    image, label = write_scene(tmp_path, size=96)
+    config = tiny_config(image, label, epochs=2, patches_per_epoch=8, val_fraction=0.0)   # 2 epochs x 2 steps
+    for name in ("fresh.pt", "resumed.pt"):
+        _cancel_at_step_three(config, tmp_path / name)
+    fresh: list[str] = []
+    finetune(config, tmp_path / "fresh.pt", feedback=RunFeedback(log=fresh.append))      # the default
+    assert not any("resuming" in line for line in fresh)
+    assert any(line.startswith("step 2/4") for line in fresh)                           # epoch 1 again
+    resumed: list[str] = []
+    finetune(config, tmp_path / "resumed.pt", feedback=RunFeedback(log=resumed.append), resume=True)
+    assert any("resuming from resumed.pt.last.pt at step 3 of 4" in line for line in resumed)
+    assert not any(line.startswith("step 2/4") for line in resumed)
