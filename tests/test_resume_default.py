@@ -18,7 +18,7 @@ from engine.progress import Cancelled, RunFeedback
 from training.cli import build_parser
 from training.finetune import finetune, last_checkpoint_path
 from training.methods import METHODS, pretrain
-from training.pretrain_loop import run_pretraining
+from training.pretrain_loop import nothing_to_do_message, run_pretraining
 
 FINETUNE_ARGS = ["finetune", "--images", "a.tif", "--labels", "a_labels.tif", "--output", "m.pt"]
 
@@ -88,3 +88,22 @@ def test_cancelled_finetune_continues_only_when_asked(tmp_path):
     finetune(config, tmp_path / "resumed.pt", feedback=RunFeedback(log=resumed.append), resume=True)
     assert any("resuming from resumed.pt.last.pt at step 3 of 4" in line for line in resumed)
     assert not any(line.startswith("step 2/4") for line in resumed)
+
+
+def test_nothing_to_do_names_the_parameters_that_extend_the_run(tmp_path):
+    from test_grass import _blocks_raster, _config
+
+    config = _config(_blocks_raster(tmp_path / "scene.tif", size=96), epochs=2, patches_per_epoch=8)
+    output = tmp_path / "grass.pt"
+    pretrain("grass", config, output)
+    lines: list[str] = []
+    pretrain("grass", config, output, feedback=RunFeedback(log=lines.append), resume=True)
+    message = nothing_to_do_message("grass.pt", 4, 2, 2)
+    assert message in lines
+    assert "nothing to do" in message and "EPOCHS" in message and "PATCHES_PER_EPOCH" in message
+    assert "RESUME" in message
+    # and the advice is true: either parameter, with RESUME, trains the checkpoint further
+    longer = pretrain("grass", _config(config.inputs[0], epochs=3, patches_per_epoch=8), output, resume=True)
+    assert [r["step"] for r in longer.history] == [2, 4, 6]
+    wider = pretrain("grass", _config(config.inputs[0], epochs=3, patches_per_epoch=16), output, resume=True)
+    assert wider.history[-1]["step"] == 12

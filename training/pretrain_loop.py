@@ -143,8 +143,20 @@ def _run(method_factory, config: PretrainConfig, output: Path, feedback: RunFeed
     )
     loop.fit(previous)
     if loop.start_step >= task.total_steps:
-        feedback.log(f"{output.name} already holds {config.epochs} finished epochs; nothing to do")
+        feedback.log(nothing_to_do_message(output.name, loop.start_step, task.period, config.epochs))
     return PretrainResult(output, config.epochs, loop.history, task.diagnostics)
+
+
+def nothing_to_do_message(name: str, steps_held: int, period: int, epochs: int) -> str:
+    """What to say when a resumed checkpoint already took this run's whole step budget.
+
+    The budget is EPOCHS x the steps of one epoch (PATCHES_PER_EPOCH / BATCH_SIZE), so the
+    message names the two parameters that lengthen it: "nothing to do" alone left the user
+    guessing how to train a finished checkpoint further.
+    """
+    return (f"{name} already holds {steps_held} steps, the whole budget of this run ({epochs} epochs of "
+            f"{period} steps); nothing to do: raise EPOCHS (or PATCHES_PER_EPOCH, the patches of one epoch) "
+            "and keep RESUME on to train it further")
 
 
 class PretrainTask(TrainingTask):
