@@ -223,6 +223,8 @@ def main() -> None:
     parser.add_argument("--rss-child", nargs=3, metavar=("RASTER", "MODEL", "OUTPUT"))
     parser.add_argument("--real", action="store_true", help="real-network mode: writes docs/performance.json")
     parser.add_argument("--checkpoint", default="", help="--real: fine-tuned DeepLabV3+ checkpoint (.pt)")
+    parser.add_argument("--real-tile", type=int, default=0,
+                        help="--real: tile of the exported models (0: the training patch size, the export default)")
     parser.add_argument("--json", default=str(REPO / "docs" / "performance.json"), help="--real: report to write")
     args = parser.parse_args()
     if args.rss_child:
