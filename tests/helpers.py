@@ -125,3 +125,15 @@ def calibrate_batchnorm(net, x):
     with torch.no_grad():
         net(x)
     return net.eval()
+
+
+def cancel_after(polls: int):
+    """An ``is_cancelled`` callback that answers False ``polls`` times, then True: a run that
+    polls once per optimiser step is cancelled after that many steps."""
+    calls = {"n": 0}
+
+    def is_cancelled() -> bool:
+        calls["n"] += 1
+        return calls["n"] > polls
+
+    return is_cancelled

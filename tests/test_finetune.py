@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from finetune_scene import tiny_config, write_scene
+from helpers import cancel_after
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -51,14 +52,8 @@ def test_cancel_keeps_output_and_resume_continues(tmp_path, scene):
     output = tmp_path / "m.pt"
     output.write_bytes(b"previous model")
     config = tiny_config(*scene, epochs=2, patches_per_epoch=8, val_fraction=0.0)
-    calls = {"n": 0}
-
-    def cancel_after_three() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 3                       # steps 1-3 run, the 4th poll cancels
-
-    with pytest.raises(Cancelled):
-        finetune(config, output, feedback=RunFeedback(log=lambda _m: None, is_cancelled=cancel_after_three))
+    with pytest.raises(Cancelled):               # steps 1-3 run, the 4th poll cancels
+        finetune(config, output, feedback=RunFeedback(log=lambda _m: None, is_cancelled=cancel_after(3)))
     assert output.read_bytes() == b"previous model"          # nothing overwritten
     last = Checkpoint.load(last_checkpoint_path(output))
     assert (last.epoch, last.step) == (1, 3)

@@ -11,6 +11,7 @@ import inspect
 
 import pytest
 from finetune_scene import tiny_config, write_scene
+from helpers import cancel_after
 
 torch = pytest.importorskip("torch")
 
@@ -64,14 +65,8 @@ def test_form_defaults_agree_with_the_cli_and_the_library(rsseg_provider):
 
 
 def _cancel_at_step_three(config, output) -> None:
-    calls = {"n": 0}
-
-    def cancel_after_three() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 3                       # steps 1-3 run, the 4th poll cancels
-
-    with pytest.raises(Cancelled):
-        finetune(config, output, feedback=RunFeedback(log=lambda _m: None, is_cancelled=cancel_after_three))
+    with pytest.raises(Cancelled):               # steps 1-3 run, the 4th poll cancels
+        finetune(config, output, feedback=RunFeedback(log=lambda _m: None, is_cancelled=cancel_after(3)))
     assert last_checkpoint_path(output).is_file()   # the state reached is kept for RESUME
 
 
