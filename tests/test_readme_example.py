@@ -15,9 +15,10 @@ import pytest
 from helpers import REPO
 
 DATA = REPO.parent / "shared" / "data" / "dubai_aerial" / "geotiff"
-# the README's fine-tuning example scored 0.19 mIoU on tile_2_001 with the CLI (docs/training.md;
-# 0.17 before random crops). A regression guard only: issue 9's "clearly better" is not met yet.
-MIN_MIOU = 0.15
+# the README's fine-tuning example (one labelled image, tile_1_008) scored 0.291 mIoU on tile_2_001
+# with the CLI, 37.6 % on average over five unseen tiles (docs/training.md); 0.17-0.19 with tile_1_001
+# before. A regression guard with room for run-to-run spread, above what the old example reached.
+MIN_MIOU = 0.24
 
 
 def readme_block(marker: str) -> str:
