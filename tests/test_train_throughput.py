@@ -4,6 +4,7 @@ keys, and DataLoader workers leave the loss curve bit-identical."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +93,17 @@ def test_write_json_key_keeps_every_other_key(tmp_path):
     tt.write_json_key(path, "training_throughput", {"mode": "real"})
     assert json.loads(path.read_text()) == {"ceiling_ratio_real": 0.97, "training_throughput": {"mode": "real"}}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_default_settings_are_the_label_efficiency_protocol():
+    """--real measures what the label-efficiency benchmark trains (sizes read from its Settings)."""
+    from bench.label_efficiency import Settings
+
+    s, le = tt.RealSettings.label_efficiency(), Settings()
+    assert s.batch_and_patch("grass") == s.batch_and_patch("sdcluster") == (le.pretrain_batch, le.pretrain_patch)
+    assert s.batch_and_patch("diffusion") == (le.diffusion_batch, le.diffusion_patch)
+    assert s.batch_and_patch("finetune") == (le.finetune_batch, le.finetune_patch)
+    assert s.pretrain_steps == le.pretrain_steps and s.finetune_steps == le.finetune_max_steps
+    if not Path(s.finetune_image).exists():
+        pytest.skip("../shared/data/dubai_aerial/geotiff is absent (see ../shared/data/README.md)")
+    assert Path(s.finetune_label).exists() and Path(s.finetune_label).name == "tile_1_001_label.tif"
