@@ -24,7 +24,8 @@ Real mode (``--real``): the project's own runs on the Dubai rasters, timed step 
 Each workload is built as the training code builds it (``PretrainTask`` of the method on all
 54 Dubai images, ``FinetuneTask`` of DeepLabV3+ on ``tile_1_001``, each in a ``TrainingLoop``)
 with the label-efficiency benchmark's CPU settings (``bench.label_efficiency.Settings``:
-pretraining batch 32 of 96 px, diffusion batch 16 of 64 px, fine-tuning batch 8 of 256 px),
+pretraining batch 32 of 96 px, diffusion batch 16 of 64 px, fine-tuning batch 8 of 128 px;
+``--finetune-patch 256`` for the crops docs/performance.md was measured with),
 and driven as ``TrainingLoop._run_steps`` drives it: ``next()`` on ``task.batches(step)``,
 then ``loop.optimizer_step(batch)``. Warm-up steps (the first one starts the DataLoader
 workers) are not timed. Variants: ``workers_0`` (NUM_WORKERS 0, the default),
@@ -41,6 +42,7 @@ report under ``training_throughput`` in that file, every other key kept.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -326,6 +328,8 @@ def main_real(args: argparse.Namespace, command: str) -> dict:
     workloads = [w.strip() for w in (args.workloads or ",".join(REAL_WORKLOADS)).split(",") if w.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     settings = RealSettings.label_efficiency()
+    if args.finetune_patch:
+        settings = dataclasses.replace(settings, finetune_patch=args.finetune_patch)
     report: dict = {"command": command, "mode": "real", "cpu_count": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
@@ -351,6 +355,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help=f"--real: first is the baseline; of {', '.join(KNOWN_VARIANTS)}")
     parser.add_argument("--warmup", type=int, default=1, help="--real: untimed steps first (start the workers)")
     parser.add_argument("--threads", type=int, default=0, help="--real: torch threads (0 = torch's default)")
+    parser.add_argument("--finetune-patch", type=int, default=0,
+                        help="--real: fine-tuning crop size (0 = the label-efficiency protocol's)")
     parser.add_argument("--write-json", default="", help="--real: store the report under training_throughput here")
     args = parser.parse_args(argv)
     command = " ".join(["bench/train_throughput.py", *(argv if argv is not None else sys.argv[1:])])
