@@ -102,3 +102,15 @@ def test_nothing_to_do_names_the_parameters_that_extend_the_run(tmp_path):
     assert [r["step"] for r in longer.history] == [2, 4, 6]
     wider = pretrain("grass", _config(config.inputs[0], epochs=3, patches_per_epoch=16), output, resume=True)
     assert wider.history[-1]["step"] == 12
+
+
+@pytest.mark.parametrize("budget, advice", [({"steps": 2}, "raise STEPS to extend"),
+                                            ({"steps": 0, "epochs": 1}, "raise EPOCHS (STEPS is 0) to extend")])
+def test_resuming_a_finished_finetune_names_the_budget_parameter(tmp_path, budget, advice):
+    image, label = write_scene(tmp_path, size=96)
+    config = tiny_config(image, label, patches_per_epoch=8, val_fraction=0.0, **budget)
+    output = tmp_path / "m.pt"
+    finetune(config, output, feedback=RunFeedback(log=lambda _m: None))
+    lines = []
+    finetune(config, output, feedback=RunFeedback(log=lines.append), resume=True)
+    assert any("nothing to train" in line and advice in line for line in lines), lines

@@ -41,7 +41,13 @@ from torch.utils.data import DataLoader
 from engine.metrics import confusion_matrix, scores_from_confusion
 from engine.model_card import default_color
 from engine.progress import RunFeedback
-from training.checkpoint import Checkpoint, CheckpointError, config_to_dict, load_checkpoint
+from training.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    config_to_dict,
+    load_checkpoint,
+    resume_budget_parameter,
+)
 from training.data.crops import RandomCropDataset, crop_regions
 from training.data.labels import (
     LabeledPair,
@@ -305,7 +311,8 @@ def _run(config: FinetuneConfig, output: Path, feedback: RunFeedback, resume: bo
         feedback.log(f"resuming from {last_checkpoint_path(output).name} at step {previous.step} of "
                      f"{task.total_steps} (turn RESUME off to start over)")
         if previous.step >= task.total_steps:
-            feedback.log("that run already took every step of this budget: nothing to train (raise STEPS to extend it)")
+            feedback.log("that run already took every step of this budget: nothing to train (raise "
+                         f"{resume_budget_parameter(config.steps)} to extend it)")
     try:
         loop.fit(previous)
     finally:
