@@ -390,6 +390,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                    help="read the pretraining snapshots already in the work folder, start no pretraining, "
                         "and leave out the rows whose snapshot is missing (an interim reading)")
     p.add_argument("--threads", type=int, help="torch threads (1 is faster when other jobs share the cores)")
+    p.add_argument("--trend-all-labels", action="store_true",
+                   help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
     p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
@@ -407,6 +409,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     if args.threads:
         s.threads = args.threads
     s.available_only = args.available_snapshots
+    s.trend_all_labels = s.trend_all_labels or args.trend_all_labels
     unknown = sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
     if unknown:
         p.error(f"unknown method or readout: {', '.join(unknown)}")
