@@ -24,7 +24,8 @@ translations: setup
 	bash scripts/update_translations.sh
 
 # Benchmarks print JSON. `make bench` runs each at its documented short setting;
-# `make bench-full` is the ~90-minute label-efficiency run behind docs/results.md.
+# `make bench-full` is the label-efficiency run behind docs/results.md: hours on 2 CPU cores
+# (pretraining alone ~25 + 70 + 80 min, docs/performance.md); finished units are cached, so it continues where it stopped.
 # bench/ is a package: `python -m bench.<name>` from the repository root (the older
 # `PYTHONPATH=. python bench/<name>.py`, recorded beside some measured numbers, still works).
 bench: setup
