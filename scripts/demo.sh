@@ -11,11 +11,11 @@
 #   6. evaluate against the test labels: HTML report with PNG previews (image | prediction |
 #      reference | cluster map) and a coloured confusion matrix, JSON table, mIoU printed
 #
-# Everything goes to demo_output/ (git-ignored). Sized for about 8 minutes on 2 CPU cores: the
+# Everything goes to demo_output/ (git-ignored). Sized for about 4 minutes on 2 CPU cores: the
 # networks see a few hundred patches, so the scores show the workflow on real data, not what
 # the methods reach with real training (docs/results.md has that).
 # Knobs (environment): DEMO_OUTPUT (folder), DEMO_DATA (folder with dubai_{train,test}{,_labels}.tif),
-# DEMO_EPOCHS and DEMO_PATCH_SIZE (fine-tuning), DEMO_PRETRAIN_PATCHES (patches per pretraining
+# DEMO_STEPS and DEMO_PATCH_SIZE (fine-tuning), DEMO_PRETRAIN_PATCHES (patches per pretraining
 # run), DEMO_METHODS (pretraining methods to run, default "grass sdcluster diffusion"; "" = none),
 # DEMO_DEVICE (auto|cpu|cuda).
 set -euo pipefail
@@ -26,7 +26,7 @@ PY="${PYTHON:-$REPO/.venv/bin/python}"
 QP="$REPO/scripts/qgis_process"
 OUT="${DEMO_OUTPUT:-$REPO/demo_output}"
 DATA="${DEMO_DATA:-$REPO/demo/data}"
-EPOCHS="${DEMO_EPOCHS:-25}"
+STEPS="${DEMO_STEPS:-100}"   # fine-tuning optimiser steps (the form's default)
 PATCH="${DEMO_PATCH_SIZE:-128}"
 PRETRAIN_PATCHES="${DEMO_PRETRAIN_PATCHES:-64}"
 DEVICE="${DEMO_DEVICE:-auto}"
@@ -144,13 +144,13 @@ if [[ -z "$PRETRAINED" && -n "${CKPT[diffusion]:-}" ]]; then
     PRETRAINED="${CKPT[diffusion]}"
     ARCH=diff_hrnet
 fi
-say "3/6 fine-tuning $ARCH on the training crop from ${PRETRAINED:-scratch (no pretraining available)}, $EPOCHS epochs"
+say "3/6 fine-tuning $ARCH on the training crop from ${PRETRAINED:-scratch (no pretraining available)}, $STEPS steps"
 MODEL_ONNX="$OUT/model.onnx"
 MODEL_CKPT="$OUT/model.pt"
 DEEPNESS_ONNX="$OUT/model_deepness.onnx"
 rm -f "$MODEL_ONNX" "$MODEL_CKPT" "$MODEL_CKPT".last.pt "$DEEPNESS_ONNX"
 params=(INPUT="$TRAIN" LABELS="$TRAIN_LABELS" CLASSES="$CLASSES"
-        ARCHITECTURE="$(enum_index rsseg:finetune ARCHITECTURE "$ARCH")" EPOCHS="$EPOCHS" BATCH_SIZE=8
+        ARCHITECTURE="$(enum_index rsseg:finetune ARCHITECTURE "$ARCH")" STEPS="$STEPS" BATCH_SIZE=8
         PATCH_SIZE="$PATCH" SPLIT_BLOCK_SIZE="$((2 * PATCH))" VAL_FRACTION=0.15 LEARNING_RATE=0.001
         LABEL_FRACTION=1.0
         DEVICE="$(enum_index rsseg:finetune DEVICE "$DEVICE")"

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_demo_script_runs_the_whole_workflow(tmp_path):
     if not os.access(os.environ.get("QGIS_PROCESS_BIN", "/usr/bin/qgis_process.bin"), os.X_OK):
         pytest.skip("qgis_process is not installed (make setup installs QGIS)")
-    env = dict(os.environ, DEMO_OUTPUT=str(tmp_path / "demo"), DEMO_EPOCHS="1", DEMO_PATCH_SIZE="64",
+    env = dict(os.environ, DEMO_OUTPUT=str(tmp_path / "demo"), DEMO_STEPS="2", DEMO_PATCH_SIZE="64",
                DEMO_PRETRAIN_PATCHES="16", DEMO_DEVICE="cpu")
     run = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=900)
