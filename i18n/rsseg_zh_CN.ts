@@ -298,52 +298,52 @@ PREVIEW_LAYERS（可选）：要在报告中显示的更多栅格，例如被分
 <context>
     <name>ExportOnnxAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="33"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="32"/>
         <source>Export a fine-tuned checkpoint to ONNX</source>
         <translation>将微调检查点导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="58"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="57"/>
         <source>Fine-tuned checkpoint</source>
         <translation>微调检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="60"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="59"/>
         <source>Tile size in pixels (0: default)</source>
         <translation>瓦片大小（像元，0：默认）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="73"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="72"/>
         <source>ONNX model</source>
         <translation>ONNX 模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="95"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="84"/>
         <source>Cancelled: no model was written</source>
         <translation>已取消：未写出模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="68"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="67"/>
         <source>Quantize to int8 (faster on CPU, checked against fp32)</source>
         <translation>量化为 int8（CPU 上更快，并与 fp32 比较检查）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="70"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="69"/>
         <source>Calibration rasters for int8 (empty: the training rasters)</source>
         <translation>int8 校准栅格（留空：训练栅格）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="63"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="62"/>
         <source>Tile overlap in % (empty: 15)</source>
         <translation>瓦片重叠 %（留空：15）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="66"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="65"/>
         <source>Fixed tile size (for the Deepness plugin)</source>
         <translation>固定瓦片大小（用于 Deepness 插件）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="36"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="35"/>
         <source>Writes the network of a fine-tuned checkpoint as an ONNX model that &apos;Segment raster with an ONNX model&apos; (and, with FIXED_SHAPE, the Deepness plugin) can run.
 
 The model outputs class probabilities (softmax in the graph) for any batch size, and carries its model card: class names and colours, bands, normalisation, tile size and overlap, and the training configuration. The export is run once with onnxruntime and compared with torch; a model that differs by more than 1e-4 is not written.
@@ -364,7 +364,7 @@ QUANTIZE：改为写出 int8 模型（onnxruntime 静态量化，QDQ 格式）�
 CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANTIZE 时使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/export_onnx.py" line="73"/>
+        <location filename="../plugin/algorithms/export_onnx.py" line="72"/>
         <source>ONNX model (*.onnx)</source>
         <translation>ONNX 模型 (*.onnx)</translation>
     </message>
@@ -477,12 +477,12 @@ CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANT
         <translation>输出 ONNX 模型（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="356"/>
+        <location filename="../plugin/algorithms/finetune.py" line="357"/>
         <source>exporting the best model to ONNX</source>
         <translation>正在将最佳模型导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="359"/>
+        <location filename="../plugin/algorithms/finetune.py" line="352"/>
         <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
         <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
     </message>
@@ -700,7 +700,7 @@ OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核�
         <translation>LABELS：请选择类别栅格或多边形图层</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="366"/>
+        <location filename="../plugin/algorithms/finetune.py" line="361"/>
         <source>best validation mIoU {:.4f} at step {}</source>
         <translation>最佳验证 mIoU {:.4f}，在第 {} 步</translation>
     </message>

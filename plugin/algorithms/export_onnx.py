@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -11,7 +10,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from .base import RssegAlgorithm, run_feedback
+from .base import RssegAlgorithm, engine_errors, run_feedback
 
 
 class ExportOnnxAlgorithm(RssegAlgorithm):
@@ -75,7 +74,6 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
-        from engine.progress import Cancelled
         from training.export import export_checkpoint
 
         checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
@@ -83,7 +81,7 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
         overlap = None
         if parameters.get(self.OVERLAP) not in (None, ""):
             overlap = self.parameterAsDouble(parameters, self.OVERLAP, context)
-        try:
+        with engine_errors(self.tr("Cancelled: no model was written")):
             path = export_checkpoint(
                 checkpoint, output, tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
                 overlap_percent=overlap, fixed_shape=self.parameterAsBoolean(parameters, self.FIXED_SHAPE, context),
@@ -91,9 +89,5 @@ class ExportOnnxAlgorithm(RssegAlgorithm):
                 int8=self.parameterAsBool(parameters, self.QUANTIZE, context),
                 calibration=[layer.source() for layer in
                              self.parameterAsLayerList(parameters, self.CALIBRATION, context) or []])
-        except Cancelled:
-            raise QgsProcessingException(self.tr("Cancelled: no model was written")) from None
-        except ValueError as exc:
-            raise QgsProcessingException(str(exc)) from None
         feedback.setProgress(100)
         return {self.OUTPUT_MODEL: str(path)}

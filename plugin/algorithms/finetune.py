@@ -34,7 +34,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..layers import raster_layer_path, raster_layers_paths, rasterize_vector_labels
-from .base import RssegAlgorithm, parse_bands, run_feedback
+from .base import RssegAlgorithm, engine_errors, parse_bands, run_feedback
 from .pretrain_base import BACKBONES
 
 ARCHITECTURES = ["deeplabv3plus", "hrnet", "diff_hrnet"]
@@ -339,7 +339,6 @@ class FinetuneAlgorithm(RssegAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):
         self.check_dependencies()
-        from engine.progress import Cancelled
         from training.checkpoint import explain_resume_state
         from training.export import export_checkpoint
         from training.finetune import finetune, last_checkpoint_path
@@ -350,17 +349,13 @@ class FinetuneAlgorithm(RssegAlgorithm):
                  if parameters.get(self.OUTPUT_MODEL) else "")
         resume = self.parameterAsBool(parameters, self.RESUME, context)
         bridge = run_feedback(feedback)
-        try:
+        cancelled = self.tr("Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again "
+                            "with RESUME to continue").format(last_checkpoint_path(output))
+        with engine_errors(cancelled):
             result = finetune(config, output, feedback=bridge, resume=resume)
             if model:
                 feedback.pushInfo(self.tr("exporting the best model to ONNX"))
                 export_checkpoint(result.checkpoint, model, tile_size=None, feedback=bridge)
-        except Cancelled:
-            raise QgsProcessingException(self.tr(
-                "Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with "
-                "RESUME to continue").format(last_checkpoint_path(output))) from None
-        except ValueError as exc:  # our messages name the parameter and the fix
-            raise QgsProcessingException(str(exc)) from None
         explain_resume_state(output, feedback.pushInfo, config.steps)
         if result.best_miou is not None:
             feedback.pushInfo(self.tr("best validation mIoU {:.4f} at step {}").format(result.best_miou,
