@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, TEST_TILES, TRAIN_TILES, tile_pairs
+from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, TRAIN_TILES, score_test_tiles, tile_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,23 +49,6 @@ def train_head(head: str, seed: int, args: argparse.Namespace, work: Path) -> Pa
     return checkpoint
 
 
-def test_miou(onnx_path: Path, threads: int, work: Path) -> float:
-    """Pooled test-tile mIoU of an exported model, segmenting each test image whole."""
-    from engine.evaluate import evaluate_rasters
-    from engine.metrics import scores_from_confusion
-    from engine.progress import RunFeedback
-    from engine.segment import segment_raster
-
-    quiet = RunFeedback(log=lambda _m: None)
-    total = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
-    for image, label in zip(*tile_pairs(TEST_TILES)):
-        prediction = work / (Path(image).stem + "_classes.tif")
-        segment_raster(image, str(onnx_path), str(prediction), device="cpu", threads=threads, feedback=quiet)
-        cm = evaluate_rasters(prediction, label, None, None, feedback=quiet).confusion
-        n = min(cm.shape[0], total.shape[0])
-        total[:n, :n] += cm[:n, :n]
-        prediction.unlink()
-    return float(scores_from_confusion(total)["miou"])
 
 
 def head_cost(head: str) -> dict:
@@ -109,11 +92,11 @@ def main(argv: list[str] | None = None) -> dict:
                 checkpoint = train_head(head, seed, args, work)
                 trained = time.monotonic() - started
                 onnx_path = export_checkpoint(checkpoint, work / f"deeplab_{head}_s{seed}.onnx")
-                miou = test_miou(onnx_path, args.threads, work)
+                miou = score_test_tiles(onnx_path, work, threads=args.threads)
                 report["heads"][head]["runs"].append({"seed": seed, "train_s": round(trained, 1),
                                                       "steps_per_s": round(steps / trained, 3),
-                                                      "test_miou": round(100 * miou, 2)})
-                print(f"{head} seed {seed}: mIoU {100 * miou:.2f}, {trained:.0f} s", file=sys.stderr, flush=True)
+                                                      "test_miou": round(miou, 2)})
+                print(f"{head} seed {seed}: mIoU {miou:.2f}, {trained:.0f} s", file=sys.stderr, flush=True)
         for row in report["heads"].values():
             row["test_miou_mean"] = round(float(np.mean([r["test_miou"] for r in row["runs"]])), 2)
     report["load_average_end"] = os.getloadavg()

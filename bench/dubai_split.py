@@ -37,3 +37,25 @@ def tile_pairs(tiles, per_tile: int = 0) -> tuple[list[str], list[str]]:
         images += [str(image) for image in found]
         labels += [str(label_of(image)) for image in found]
     return images, labels
+
+
+def score_test_tiles(model: str | Path, folder: Path, device: str = "cpu", threads: int = 0, feedback=None) -> float:
+    """Pooled mIoU (%) of an ONNX model on the test tile(s), each image segmented whole through
+    the engine (what rsseg:segment and rsseg:evaluate run). Predictions are written in
+    ``folder`` and deleted with their side-cars once scored."""
+    import numpy as np
+
+    from engine.evaluate import add_confusion, evaluate_rasters
+    from engine.metrics import scores_from_confusion
+    from engine.progress import RunFeedback
+    from engine.segment import segment_raster
+
+    feedback = feedback or RunFeedback(log=lambda _m: None)
+    total = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    for image, label in zip(*tile_pairs(TEST_TILES)):
+        prediction = Path(folder) / (Path(image).stem + "_classes.tif")
+        segment_raster(image, str(model), str(prediction), device=device, threads=threads, feedback=feedback)
+        total = add_confusion(total, evaluate_rasters(prediction, label, None, None, feedback=feedback).confusion)
+        for path in (prediction, prediction.with_name(prediction.name + ".aux.xml")):
+            path.unlink(missing_ok=True)
+    return 100.0 * float(scores_from_confusion(total)["miou"])

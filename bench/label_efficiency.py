@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, tile_pairs
+from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, score_test_tiles, tile_pairs
 from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 
@@ -261,10 +261,7 @@ def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps
 
 def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     """Fine-tune, export to ONNX, segment the test tile with the engine, pooled test mIoU (%)."""
-    from engine.evaluate import add_confusion, evaluate_rasters
-    from engine.metrics import scores_from_confusion
     from engine.progress import RunFeedback
-    from engine.segment import segment_raster
     from training.export import export_checkpoint
     from training.finetune import finetune
 
@@ -274,14 +271,9 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     started = time.monotonic()
     result = finetune(config, run_dir / "model.pt", feedback=feedback)
     onnx_path = export_checkpoint(run_dir / "model.pt", run_dir / "model.onnx", feedback=feedback)
-    total = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
-    for image, label in zip(*tile_pairs(TEST_TILES)):
-        prediction = run_dir / (Path(image).stem + "_classes.tif")
-        segment_raster(image, str(onnx_path), str(prediction), device=s.device, threads=s.threads, feedback=feedback)
-        total = add_confusion(total, evaluate_rasters(prediction, label, None, None, feedback=feedback).confusion)
-        prediction.unlink()
+    miou = score_test_tiles(onnx_path, run_dir, device=s.device, threads=s.threads, feedback=feedback)
     steps_done = getattr(result, "steps", None) or getattr(result, "step", None)
-    return {"miou": 100 * float(scores_from_confusion(total)["miou"]), "steps": steps_done,
+    return {"miou": miou, "steps": steps_done,
             "best_step": getattr(result, "best_step", None), "seconds": time.monotonic() - started}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.dubai_split import CLASS_NAMES, DATA, TEST_TILES, tile_pairs
+from bench.dubai_split import DATA, score_test_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,21 +113,6 @@ def timed_rounds(raster: Path, models: dict[str, Path], rounds: int, threads: in
             "best_s": {k: round(v, 2) for k, v in best.items()}, "each_round": each}
 
 
-def test_miou(model: Path, threads: int, folder: Path) -> float:
-    """Pooled mIoU (%) over the Dubai test tile's images, segmented whole by the engine."""
-    from engine.evaluate import evaluate_rasters
-    from engine.metrics import scores_from_confusion
-    from engine.segment import segment_raster
-
-    total = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), np.int64)
-    for image, label in zip(*tile_pairs(TEST_TILES)):
-        out = folder / (Path(image).stem + "_classes.tif")
-        segment_raster(image, str(model), str(out), device="cpu", threads=threads, feedback=quiet())
-        cm = evaluate_rasters(out, label, None, None, feedback=quiet()).confusion
-        n = min(cm.shape[0], total.shape[0])
-        total[:n, :n] += cm[:n, :n]
-        out.unlink()
-    return 100.0 * float(scores_from_confusion(total)["miou"])
 
 
 def change_rates(classes: np.ndarray, grid) -> tuple[float, float]:
@@ -221,7 +206,7 @@ def real_report(args, peak_rss) -> dict:
         report["model_share_of_end_to_end"] = round(best["fp32_in_pipeline_model"] / best["fp32_end_to_end"], 3)
         report["speed"] = {"raster": f"tile {MOSAIC_TILE}'s nine images in a 3 x 3 mosaic", **speed}
         report["speed_single_image"] = {"raster": SPEED_IMAGE, **single}
-        miou = {name: round(test_miou(path, args.threads, folder), 2) for name, path in models.items()}
+        miou = {name: round(score_test_tiles(path, folder, threads=args.threads), 2) for name, path in models.items()}
         report["test_miou"] = miou
         report["int8_miou_drop"] = round(miou["fp32"] - miou["int8"], 2)
         seams = {"now": seam_rates(raster, models["fp32"], args.threads, folder, None),
