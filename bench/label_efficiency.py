@@ -75,6 +75,7 @@ class Settings:
     probe_output_stride: int = 16
     probe_pixels_per_image: int = 5000
     trend_all_labels: bool = False       # pretraining-fraction trend at every label budget (else the smallest)
+    trend_labels: list[int] = field(default_factory=list)   # ... and at these budgets too
     # fine-tuning at 4 images on CPU: a random single image holds 2-4 of the 5 classes (e.g. no
     # building nor vegetation), which caps pretrained and scratch alike; 4 images hold all five
     finetune_labels: list[int] = field(default_factory=lambda: [4])
@@ -182,7 +183,7 @@ def probe_units(s: Settings) -> list[tuple[str, str, int, float]]:
     for method in s.methods:
         for variant in PROBE_ROWS[method]:
             for n in s.label_images:
-                trend = s.trend_all_labels or n == min(s.label_images)
+                trend = s.trend_all_labels or n == min(s.label_images) or n in s.trend_labels
                 for fraction in (FRACTIONS if trend else (1.0,)):
                     units.append((method, variant, n, fraction))
     return units
@@ -382,6 +383,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                    help="read the pretraining snapshots already in the work folder, start no pretraining, "
                         "and leave out the rows whose snapshot is missing (an interim reading)")
     p.add_argument("--threads", type=int, help="torch threads (1 is faster when other jobs share the cores)")
+    p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
@@ -391,7 +393,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     args = p.parse_args(argv)
     preset = QUICK if args.quick else GPU if args.preset == "gpu" else {}
     s = Settings(**preset)
-    lists = {"methods": str, "readouts": str, "label_images": int, "probe_seeds": int, "finetune_seeds": int}
+    lists = {"methods": str, "readouts": str, "label_images": int, "probe_seeds": int, "finetune_seeds": int,
+             "trend_labels": int}
     for name, kind in lists.items():
         text = getattr(args, name)
         if text:

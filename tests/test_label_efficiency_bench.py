@@ -111,3 +111,9 @@ def test_two_processes_sharing_a_cache_keep_each_others_units(tmp_path):
     assert lab.Cache(tmp_path / "cache.json").data == {"a": 1, "b": 2}
     assert first.get("b") == 2  # written by the other process after first was opened
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_trend_labels_add_the_snapshot_rows_at_chosen_budgets():
+    s, _ = lab.parse(["--methods", "grass", "--label-images", "1,4,16", "--trend-labels", "4"])
+    fractions = {n: sorted(f for _, _, m, f in lab.probe_units(s) if m == n) for n in (1, 4, 16)}
+    assert fractions == {1: [0.25, 0.5, 1.0], 4: [0.25, 0.5, 1.0], 16: [1.0]}
