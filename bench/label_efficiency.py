@@ -328,11 +328,11 @@ def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Pa
             log(f"finetune {method}: no full-budget snapshot yet")
             continue
         architecture, baseline_arch = FINETUNE_ROWS[method]
+        start = handed_over(method, snapshots[method][1.0])   # loads the checkpoint: once per method
         for n in s.finetune_labels:
             runs = []
             for seed in s.finetune_seeds:
                 pair = {}
-                start = handed_over(method, snapshots[method][1.0])
                 for which, arch, pretrained in (("value", architecture, str(start)),
                                                 ("baseline", baseline_arch, "")):
                     config = finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
