@@ -68,6 +68,9 @@ class Settings:
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     readouts: list[str] = field(default_factory=lambda: ["probe", "finetune"])
     pretrain_steps: dict[str, int] = field(default_factory=lambda: {"grass": 400, "sdcluster": 400, "diffusion": 800})
+    # an extra, longer run of some methods (method -> steps), probed at the trend budgets: what a
+    # longer background pretraining buys where the default budget misses its target
+    longer_pretraining: dict[str, int] = field(default_factory=dict)
     pretrain_batch: int = 32
     pretrain_patch: int = 96
     diffusion_batch: int = 16
@@ -150,26 +153,43 @@ class Cache:
 
 
 # ----------------------------------------------------------------------------- pretraining
-def pretrain_all(s: Settings, work: Path) -> dict[str, dict[float, Path]]:
-    """Snapshots (fraction -> checkpoint) of each method's pretraining run."""
-    inputs = [str(DATA)]
+@dataclass(frozen=True)
+class PretrainRun:
+    """One pretraining run of the protocol: a method at a step budget (the default or a longer one)."""
+
+    method: str
+    steps: int
+    longer: bool = False
+
+    def output(self, work: Path) -> Path:
+        """Its checkpoint; the snapshots lie beside it (a longer run's name carries its budget)."""
+        return work / (f"{self.method}_{self.steps}steps.pt" if self.longer else f"{self.method}.pt")
+
+
+def pretrain_runs(s: Settings) -> list[PretrainRun]:
+    """The default run of every method, then the longer runs asked for."""
+    runs = [PretrainRun(m, s.pretrain_steps[m]) for m in s.methods]
+    return runs + [PretrainRun(m, s.longer_pretraining[m], longer=True) for m in s.methods
+                   if m in s.longer_pretraining]
+
+
+def pretrain_all(s: Settings, work: Path) -> dict[PretrainRun, dict[float, Path]]:
+    """Snapshots (fraction -> checkpoint) of each pretraining run."""
     snapshots = {}
-    if s.available_only:
-        for method in s.methods:
-            found = {f: p for f, p in snapshot_paths(work / f"{method}.pt").items() if p.exists()}
-            snapshots[method] = found
-            log(f"{method}: snapshots available at {sorted(found)}")
-        return snapshots
-    for method in s.methods:
-        diffusion = method == "diffusion"
-        values = dict(inputs=inputs, device=s.device, seed=0,
+    for run in pretrain_runs(s):
+        if s.available_only:
+            snapshots[run] = {f: p for f, p in snapshot_paths(run.output(work)).items() if p.exists()}
+            log(f"{run.method} ({run.steps} steps): snapshots available at {sorted(snapshots[run])}")
+            continue
+        diffusion = run.method == "diffusion"
+        values = dict(inputs=[str(DATA)], device=s.device, seed=0,
                       batch_size=s.diffusion_batch if diffusion else s.pretrain_batch,
                       patch_size=s.diffusion_patch if diffusion else s.pretrain_patch)
-        if method == "grass":
+        if run.method == "grass":
             values["warmup_epochs"] = 2          # of the 4 snapshot epochs: SimCLR, then guided regions
         started = time.monotonic()
-        snapshots[method] = pretrain_with_snapshots(method, values, s.pretrain_steps[method], work / f"{method}.pt")
-        log(f"pretraining {method}: snapshots ready ({time.monotonic() - started:.0f} s)")
+        snapshots[run] = pretrain_with_snapshots(run.method, values, run.steps, run.output(work))
+        log(f"pretraining {run.method} ({run.steps} steps): snapshots ready ({time.monotonic() - started:.0f} s)")
     return snapshots
 
 
@@ -177,15 +197,19 @@ def pretrain_all(s: Settings, work: Path) -> dict[str, dict[float, Path]]:
 PROBE_ROWS = {"grass": ["grass"], "sdcluster": ["teacher", "student"], "diffusion": ["denoiser"]}
 
 
-def probe_units(s: Settings) -> list[tuple[str, str, int, float]]:
-    """(method, variant, labelled images, pretraining fraction) of every probe row."""
+def probe_units(s: Settings) -> list[tuple[PretrainRun, str, int, float]]:
+    """(pretraining run, variant, labelled images, pretraining fraction) of every probe row.
+
+    The snapshot trend is probed at the smallest label budget and the ``trend_labels``; a
+    longer run is probed at those budgets only (its question is the trend, not every budget).
+    """
     units = []
-    for method in s.methods:
-        for variant in PROBE_ROWS[method]:
+    for run in pretrain_runs(s):
+        for variant in PROBE_ROWS[run.method]:
             for n in s.label_images:
                 trend = s.trend_all_labels or n == min(s.label_images) or n in s.trend_labels
-                for fraction in (FRACTIONS if trend else (1.0,)):
-                    units.append((method, variant, n, fraction))
+                if trend or not run.longer:
+                    units += [(run, variant, n, f) for f in (FRACTIONS if trend else (1.0,))]
     return units
 
 
@@ -228,19 +252,20 @@ def probe_seed(method: str, checkpoint: Path, variant: str, n: int, seed: int, s
     return {**hit, **baseline}
 
 
-def probe_rows(s: Settings, snapshots: dict[str, dict[float, Path]], cache: Cache) -> list[dict]:
+def probe_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], cache: Cache) -> list[dict]:
     """Every probe row of the protocol, paired over ``probe_seeds``."""
     rows = []
-    for method, variant, n, fraction in probe_units(s):
-        checkpoint = snapshots[method].get(fraction)
+    for run, variant, n, fraction in probe_units(s):
+        where = f"probe {run.method}/{variant} ({run.steps} steps) labels {n} at {fraction:g}"
+        checkpoint = snapshots[run].get(fraction)
         if checkpoint is None:
-            log(f"probe {method}/{variant} at {fraction:g}: no snapshot (run the pretraining to its end first)")
+            log(f"{where}: no snapshot (run the pretraining to its end first)")
             continue
-        runs = [probe_seed(method, checkpoint, variant, n, seed, s, cache) for seed in s.probe_seeds]
+        runs = [probe_seed(run.method, checkpoint, variant, n, seed, s, cache) for seed in s.probe_seeds]
         baseline = "same network at random init, BatchNorm recalibrated"
-        rows.append(row(method, variant, "probe", n, fraction, baseline, runs, s.probe_seeds))
-        log(f"probe {method}/{variant} labels {n} at {fraction:g}: {rows[-1]['miou_mean']:.1f} "
-            f"({rows[-1]['delta_mean']:+.1f} +- {rows[-1]['delta_se']:.1f})")
+        rows.append(row(run.method, variant, "probe", n, fraction, baseline, runs, s.probe_seeds))
+        rows[-1]["pretrain_steps"] = run.steps
+        log(f"{where}: {rows[-1]['miou_mean']:.1f} ({rows[-1]['delta_mean']:+.1f} +- {rows[-1]['delta_se']:.1f})")
     return rows
 
 
@@ -319,16 +344,18 @@ def handed_over(method: str, checkpoint: Path) -> Path:
     return target
 
 
-def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Path, cache: Cache) -> list[dict]:
-    """Pretrained vs from-scratch fine-tuning at the full pretraining budget, paired seeds."""
+def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path,
+                  cache: Cache) -> list[dict]:
+    """Pretrained vs from-scratch fine-tuning at the full default pretraining budget, paired seeds."""
     steps = pilot_budget(s, work, cache)
     rows = []
-    for method in s.methods:
-        if 1.0 not in snapshots[method]:
+    for run in (r for r in pretrain_runs(s) if not r.longer):
+        method = run.method
+        if 1.0 not in snapshots[run]:
             log(f"finetune {method}: no full-budget snapshot yet")
             continue
         architecture, baseline_arch = FINETUNE_ROWS[method]
-        start = handed_over(method, snapshots[method][1.0])   # loads the checkpoint: once per method
+        start = handed_over(method, snapshots[run][1.0])   # loads the checkpoint: once per method
         for n in s.finetune_labels:
             runs = []
             for seed in s.finetune_seeds:
@@ -346,6 +373,7 @@ def finetune_rows(s: Settings, snapshots: dict[str, dict[float, Path]], work: Pa
             baseline = "HRNet from scratch" if method == "diffusion" else "DeepLabV3+ from scratch"
             rows.append(row(method, architecture, "finetune", n, 1.0, baseline, runs, s.finetune_seeds))
             rows[-1]["steps"] = steps
+            rows[-1]["pretrain_steps"] = run.steps
             log(f"finetune {method} labels {n}: {rows[-1]['miou_mean']:.1f} ({rows[-1]['delta_mean']:+.1f})")
     return rows
 
@@ -386,6 +414,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
+    p.add_argument("--longer-pretraining",
+                   help="an extra, longer run per method, probed at the trend budgets, e.g. sdcluster=800")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
     p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
@@ -399,13 +429,21 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         text = getattr(args, name)
         if text:
             setattr(s, name, [kind(v.strip()) for v in text.split(",") if v.strip()])
+    if args.longer_pretraining:
+        try:
+            pairs = [item.split("=") for item in args.longer_pretraining.split(",") if item.strip()]
+            s.longer_pretraining = {name.strip(): int(steps) for name, steps in pairs}
+        except ValueError:
+            p.error(f"--longer-pretraining: give method=steps pairs, e.g. sdcluster=800, "
+                    f"got {args.longer_pretraining!r}")
     if args.device:
         s.device = args.device
     if args.threads:
         s.threads = args.threads
     s.available_only = args.available_snapshots
     s.trend_all_labels = s.trend_all_labels or args.trend_all_labels
-    unknown = sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
+    unknown = (sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
+               + sorted(set(s.longer_pretraining) - set(METHODS)))
     if unknown:
         p.error(f"unknown method or readout: {', '.join(unknown)}")
     s.finetune_labels = [n for n in s.finetune_labels if n in s.label_images] or [min(s.label_images)]

@@ -22,6 +22,12 @@ def verdict(row: dict) -> str:
     return "no clear gain (within 2 SE)" if abs(row["delta_mean"]) <= 2 * se else "clear LOSS"
 
 
+def pretraining(row: dict) -> str:
+    """The pretraining a row read: its fraction of the run, and the run's steps when known."""
+    steps = row.get("pretrain_steps")
+    return f"{row['pretrain_fraction']:g}" + (f" of {steps} steps" if steps else "")
+
+
 def table(rows: list[dict]) -> list[str]:
     """Markdown table of the rows, one line each."""
     lines = ["| readout | method | variant | labelled images | pretraining | mIoU | baseline | delta +- SE | "
@@ -29,7 +35,7 @@ def table(rows: list[dict]) -> list[str]:
     for r in rows:
         se = "n/a" if r["delta_se"] is None else f"{r['delta_se']:.1f}"
         lines.append(f"| {r['readout']} | {r['method']} | {r['variant']} | {r['labels']} | "
-                     f"{r['pretrain_fraction']:g} | {r['miou_mean']:.1f} | {r['baseline_mean']:.1f} | "
+                     f"{pretraining(r)} | {r['miou_mean']:.1f} | {r['baseline_mean']:.1f} | "
                      f"{r['delta_mean']:+.1f} +- {se} | {r['seeds']} | {verdict(r)} |")
     return lines
 
@@ -38,6 +44,8 @@ def generated(result: dict) -> str:
     """The generated block: command, protocol summary and the table."""
     p = result["protocol"]
     steps = ", ".join(f"{k} {v}" for k, v in p["pretrain_steps"].items())
+    longer = ", ".join(f"{k} {v}" for k, v in p.get("longer_pretraining", {}).items())
+    steps += f" (longer runs: {longer}, probed at the trend budgets)" if longer else ""
     interim = (" An interim reading (`--available-snapshots`): rows whose pretraining snapshot was not written yet "
                "are left out, and the wall time is this invocation's (finished units come from the cache)."
                if p.get("available_only") else "")

@@ -43,6 +43,9 @@ def test_docs_keep_the_hand_written_reading(tmp_path):
     text = page.read_text()
     assert "old table" not in text and "intro" in text and "## Reading\nkept" in text
     assert "| probe | sdcluster | teacher | 1 | 0.5 |" in text
+    result["rows"][0]["pretrain_steps"] = 800
+    write_markdown(page, result)
+    assert "| probe | sdcluster | teacher | 1 | 0.5 of 800 steps |" in page.read_text()
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
@@ -117,3 +120,18 @@ def test_trend_labels_add_the_snapshot_rows_at_chosen_budgets():
     s, _ = lab.parse(["--methods", "grass", "--label-images", "1,4,16", "--trend-labels", "4"])
     fractions = {n: sorted(f for _, _, m, f in lab.probe_units(s) if m == n) for n in (1, 4, 16)}
     assert fractions == {1: [0.25, 0.5, 1.0], 4: [0.25, 0.5, 1.0], 16: [1.0]}
+
+
+def test_a_longer_run_is_probed_at_the_trend_budgets_only_and_named_by_its_steps(tmp_path):
+    s, _ = lab.parse(["--methods", "sdcluster", "--label-images", "1,4,16", "--trend-labels", "4",
+                      "--longer-pretraining", "sdcluster=800"])
+    longer = [(run, v, n, f) for run, v, n, f in lab.probe_units(s) if run.longer]
+    assert {run.steps for run, *_ in longer} == {800}
+    assert sorted({n for _, _, n, _ in longer}) == [1, 4]          # not the 16-image budget
+    assert len(longer) == 2 * 2 * 3                                # teacher + student, 2 budgets, 3 snapshots
+    default, extra = lab.pretrain_runs(s)
+    assert default.output(tmp_path).name == "sdcluster.pt" and extra.output(tmp_path).name == "sdcluster_800steps.pt"
+    with pytest.raises(SystemExit):
+        lab.parse(["--longer-pretraining", "sdcluster:800"])
+    with pytest.raises(SystemExit):
+        lab.parse(["--longer-pretraining", "segformer=800"])
