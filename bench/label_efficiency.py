@@ -201,15 +201,16 @@ def probe_units(s: Settings) -> list[tuple[PretrainRun, str, int, float]]:
     """(pretraining run, variant, labelled images, pretraining fraction) of every probe row.
 
     The snapshot trend is probed at the smallest label budget and the ``trend_labels``; a
-    longer run is probed at those budgets only (its question is the trend, not every budget).
+    longer run is probed, with its trend, at the ``trend_labels`` only (the smallest budget
+    when none are given): its question is what more pretraining buys where a target is missed.
     """
     units = []
+    longer_labels = [n for n in s.label_images if n in s.trend_labels] or [min(s.label_images)]
     for run in pretrain_runs(s):
         for variant in PROBE_ROWS[run.method]:
-            for n in s.label_images:
-                trend = s.trend_all_labels or n == min(s.label_images) or n in s.trend_labels
-                if trend or not run.longer:
-                    units += [(run, variant, n, f) for f in (FRACTIONS if trend else (1.0,))]
+            for n in (longer_labels if run.longer else s.label_images):
+                trend = run.longer or s.trend_all_labels or n == min(s.label_images) or n in s.trend_labels
+                units += [(run, variant, n, f) for f in (FRACTIONS if trend else (1.0,))]
     return units
 
 
@@ -415,7 +416,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
     p.add_argument("--longer-pretraining",
-                   help="an extra, longer run per method, probed at the trend budgets, e.g. sdcluster=800")
+                   help="an extra, longer run per method, probed with its trend at --trend-labels (else the "
+                        "smallest budget), e.g. sdcluster=800")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
     p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))

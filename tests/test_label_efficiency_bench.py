@@ -122,13 +122,16 @@ def test_trend_labels_add_the_snapshot_rows_at_chosen_budgets():
     assert fractions == {1: [0.25, 0.5, 1.0], 4: [0.25, 0.5, 1.0], 16: [1.0]}
 
 
-def test_a_longer_run_is_probed_at_the_trend_budgets_only_and_named_by_its_steps(tmp_path):
+def test_a_longer_run_is_probed_at_the_trend_labels_only_and_named_by_its_steps(tmp_path):
     s, _ = lab.parse(["--methods", "sdcluster", "--label-images", "1,4,16", "--trend-labels", "4",
                       "--longer-pretraining", "sdcluster=800"])
     longer = [(run, v, n, f) for run, v, n, f in lab.probe_units(s) if run.longer]
     assert {run.steps for run, *_ in longer} == {800}
-    assert sorted({n for _, _, n, _ in longer}) == [1, 4]          # not the 16-image budget
-    assert len(longer) == 2 * 2 * 3                                # teacher + student, 2 budgets, 3 snapshots
+    assert {n for _, _, n, _ in longer} == {4}                     # the budget asked for, with its trend
+    assert len(longer) == 2 * 3                                    # teacher + student, 3 snapshots
+    assert len(lab.probe_units(s)) - len(longer) == 2 * (3 + 3 + 1)  # the default run's rows unchanged
+    s.trend_labels = []
+    assert {n for run, _, n, _ in lab.probe_units(s) if run.longer} == {1}   # else the smallest budget
     default, extra = lab.pretrain_runs(s)
     assert default.output(tmp_path).name == "sdcluster.pt" and extra.output(tmp_path).name == "sdcluster_800steps.pt"
     with pytest.raises(SystemExit):
