@@ -412,6 +412,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                    help="read the pretraining snapshots already in the work folder, start no pretraining, "
                         "and leave out the rows whose snapshot is missing (an interim reading)")
     p.add_argument("--threads", type=int, help="torch threads (1 is faster when other jobs share the cores)")
+    p.add_argument("--finetune-labels",
+                   help="comma-separated label budgets fine-tuned (of --label-images; the pilot runs at the smallest)")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
@@ -426,7 +428,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     preset = QUICK if args.quick else GPU if args.preset == "gpu" else {}
     s = Settings(**preset)
     lists = {"methods": str, "readouts": str, "label_images": int, "probe_seeds": int, "finetune_seeds": int,
-             "trend_labels": int}
+             "trend_labels": int, "finetune_labels": int}
     for name, kind in lists.items():
         text = getattr(args, name)
         if text:

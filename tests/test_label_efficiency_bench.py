@@ -138,3 +138,11 @@ def test_a_longer_run_is_probed_at_the_trend_labels_only_and_named_by_its_steps(
         lab.parse(["--longer-pretraining", "sdcluster:800"])
     with pytest.raises(SystemExit):
         lab.parse(["--longer-pretraining", "segformer=800"])
+
+
+def test_fine_tuning_budgets_are_chosen_among_the_label_budgets():
+    s, _ = lab.parse(["--label-images", "1,4,16", "--finetune-labels", "4,16"])
+    assert s.finetune_labels == [4, 16]
+    s, _ = lab.parse(["--label-images", "1,4", "--finetune-labels", "16"])
+    assert s.finetune_labels == [1]            # a budget outside --label-images falls back to the smallest
+    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [4]   # the CPU default
