@@ -145,4 +145,12 @@ def test_fine_tuning_budgets_are_chosen_among_the_label_budgets():
     assert s.finetune_labels == [4, 16]
     s, _ = lab.parse(["--label-images", "1,4", "--finetune-labels", "16"])
     assert s.finetune_labels == [1]            # a budget outside --label-images falls back to the smallest
-    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [4]   # the CPU default
+    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [4, 16]   # the CPU default
+
+
+def test_the_default_protocol_has_the_longer_runs_and_none_switches_them_off():
+    s, _ = lab.parse([])
+    assert s.longer_pretraining == {"sdcluster": 800, "diffusion": 1600}
+    assert [r.steps for r in lab.pretrain_runs(s) if r.longer] == [800, 1600]
+    assert lab.parse(["--longer-pretraining", "none"])[0].longer_pretraining == {}
+    assert lab.parse(["--quick"])[0].longer_pretraining == {}
