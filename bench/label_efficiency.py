@@ -347,19 +347,25 @@ def handed_over(method: str, checkpoint: Path) -> Path:
     return target
 
 
+def finetune_plan(s: Settings) -> list[tuple[PretrainRun, list[int]]]:
+    """The label budgets each run is fine-tuned at: all of ``finetune_labels`` for a default
+    run, the smallest for a longer one (does its probe gain carry over to fine-tuning?)."""
+    return [(run, [min(s.finetune_labels)] if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
+
+
 def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path,
                   cache: Cache) -> list[dict]:
-    """Pretrained vs from-scratch fine-tuning at the full default pretraining budget, paired seeds."""
+    """Pretrained vs from-scratch fine-tuning at each run's full budget, paired seeds."""
     steps = pilot_budget(s, work, cache)
     rows = []
-    for run in (r for r in pretrain_runs(s) if not r.longer):
+    for run, budgets in finetune_plan(s):
         method = run.method
         if 1.0 not in snapshots[run]:
-            log(f"finetune {method}: no full-budget snapshot yet")
+            log(f"finetune {method} ({run.steps} steps): no full-budget snapshot yet")
             continue
         architecture, baseline_arch = FINETUNE_ROWS[method]
-        start = handed_over(method, snapshots[run][1.0])   # loads the checkpoint: once per method
-        for n in s.finetune_labels:
+        start = handed_over(method, snapshots[run][1.0])   # loads the checkpoint: once per run
+        for n in budgets:
             runs = []
             for seed in s.finetune_seeds:
                 pair = {}
@@ -377,7 +383,8 @@ def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
             rows.append(row(method, architecture, "finetune", n, 1.0, baseline, runs, s.finetune_seeds))
             rows[-1]["steps"] = steps
             rows[-1]["pretrain_steps"] = run.steps
-            log(f"finetune {method} labels {n}: {rows[-1]['miou_mean']:.1f} ({rows[-1]['delta_mean']:+.1f})")
+            log(f"finetune {method} ({run.steps} steps) labels {n}: {rows[-1]['miou_mean']:.1f} "
+                f"({rows[-1]['delta_mean']:+.1f})")
     return rows
 
 

@@ -154,3 +154,10 @@ def test_the_default_protocol_has_the_longer_runs_and_none_switches_them_off():
     assert [r.steps for r in lab.pretrain_runs(s) if r.longer] == [800, 1600]
     assert lab.parse(["--longer-pretraining", "none"])[0].longer_pretraining == {}
     assert lab.parse(["--quick"])[0].longer_pretraining == {}
+
+
+def test_longer_runs_are_fine_tuned_at_the_smallest_fine_tuning_budget_only():
+    s, _ = lab.parse(["--finetune-labels", "4,16"])
+    plan = {(run.method, run.steps): budgets for run, budgets in lab.finetune_plan(s)}
+    assert plan == {("grass", 400): [4, 16], ("sdcluster", 400): [4, 16], ("diffusion", 800): [4, 16],
+                    ("sdcluster", 800): [4], ("diffusion", 1600): [4]}
