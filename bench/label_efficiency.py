@@ -13,7 +13,9 @@ probe 4x slower); budgets are nested (the 1-image subset of a seed is the first 
 4-image subset). The test set is every image of tile 2, which no labelled subset touches.
 
 Pretraining: one run per method of a fixed number of optimiser steps (CPU-sized), with the
-checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`).
+checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`); SDCluster
+and diffusion also get one longer run (``longer_pretraining``), probed with its own snapshots
+at the trend label budgets and fine-tuned at the smallest fine-tuning budget.
 
 Readouts:
 - ``probe``: :func:`training.probe.run_probe`, frozen encoder + linear pixel classifier,
@@ -80,8 +82,8 @@ class Settings:
     probe_pixels_per_image: int = 5000
     trend_all_labels: bool = False       # pretraining-fraction trend at every label budget (else the smallest)
     trend_labels: list[int] = field(default_factory=lambda: [1, 4])   # ... and at these budgets too
-    # fine-tuning at 4 images on CPU: a random single image holds 2-4 of the 5 classes (e.g. no
-    # building nor vegetation), which caps pretrained and scratch alike; 4 images hold all five
+    # fine-tuning at 4 and 16 images on CPU: a random single image holds 2-4 of the 5 classes
+    # (e.g. no building nor vegetation), which caps pretrained and scratch alike; 4 images hold all five
     finetune_labels: list[int] = field(default_factory=lambda: [4, 16])
     finetune_max_steps: int = 600        # the pilot's ceiling; early stopping sets the budget below it
     finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
