@@ -24,8 +24,9 @@ translations: setup
 	bash scripts/update_translations.sh
 
 # Benchmarks print JSON. `make bench` runs each at its documented short setting;
-# `make bench-full` is the label-efficiency run behind docs/results.md: hours on 2 CPU cores
-# (pretraining alone ~25 + 70 + 80 min, docs/performance.md); finished units are cached, so it continues where it stopped.
+# `make bench-full` is the label-efficiency run behind docs/results.md (`--preset full`: the default protocol
+# plus fine-tuning at 16 images, 5 fine-tuning seeds and longer pretraining runs; hours on 2 CPU cores, the
+# default protocol alone ~100 min, docs/results.md); finished units are cached, so it continues where it stopped.
 # bench/ is a package: `python -m bench.<name>` from the repository root (the older
 # `PYTHONPATH=. python bench/<name>.py`, recorded beside some measured numbers, still works).
 bench: setup
@@ -35,4 +36,4 @@ bench: setup
 	$(PYTHON) -m bench.label_efficiency --quick
 
 bench-full: setup
-	$(PYTHON) -m bench.label_efficiency
+	$(PYTHON) -m bench.label_efficiency --preset full

@@ -13,9 +13,13 @@ probe 4x slower); budgets are nested (the 1-image subset of a seed is the first 
 4-image subset). The test set is every image of tile 2, which no labelled subset touches.
 
 Pretraining: one run per method of a fixed number of optimiser steps (CPU-sized), with the
-checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`); SDCluster
-and diffusion also get one longer run (``longer_pretraining``), probed with its own snapshots
-at the trend label budgets and fine-tuned at the smallest fine-tuning budget.
+checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`). The
+published protocol (``--preset full``) also gives SDCluster and diffusion one longer run
+(``longer_pretraining``), probed with its own snapshots at the trend label budgets and
+fine-tuned at the smallest fine-tuning budget, and fine-tunes at 16 images with 5 seeds.
+
+Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
+``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
 
 Readouts:
 - ``probe``: :func:`training.probe.run_probe`, frozen encoder + linear pixel classifier,
@@ -26,7 +30,8 @@ Readouts:
   vs HRNet, trained for a step budget fixed by a from-scratch pilot (>= 3 seeds); test mIoU
   through the shipped path (ONNX export, engine segmentation, engine evaluation).
 
-    python -m bench.label_efficiency                      # default protocol (see Settings)
+    python -m bench.label_efficiency                      # default protocol (see Settings), ~100 min
+    python -m bench.label_efficiency --preset full        # the published protocol (hours)
     python -m bench.label_efficiency --readouts probe     # probe readout only
     python -m bench.label_efficiency --quick              # smoke run (minutes)
     python -m bench.label_efficiency --device cuda --preset gpu
@@ -54,6 +59,7 @@ import numpy as np
 from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, score_test_tiles, tile_pairs
 from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
+from bench.unit_pool import worker_pool
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL_POOL_TILES = (1, 3, 4, 5)
@@ -66,14 +72,14 @@ class Settings:
 
     label_images: list[int] = field(default_factory=lambda: [1, 4, 16])
     probe_seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
-    finetune_seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])   # 3 seeds misjudged the spread
+    finetune_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])   # the issue's minimum; FULL has 5
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     readouts: list[str] = field(default_factory=lambda: ["probe", "finetune"])
     pretrain_steps: dict[str, int] = field(default_factory=lambda: {"grass": 400, "sdcluster": 400, "diffusion": 800})
     # an extra, longer run of some methods (method -> steps), probed at the trend budgets: what a
     # longer background pretraining buys where the default budget misses its probe target
-    # (SDCluster 800 steps: ~48 min on one core; diffusion 1600: ~25 min)
-    longer_pretraining: dict[str, int] = field(default_factory=lambda: {"sdcluster": 800, "diffusion": 1600})
+    # (FULL: GraSS and SDCluster 800 steps, diffusion 1600)
+    longer_pretraining: dict[str, int] = field(default_factory=dict)
     pretrain_batch: int = 32
     pretrain_patch: int = 96
     diffusion_batch: int = 16
@@ -84,13 +90,16 @@ class Settings:
     trend_labels: list[int] = field(default_factory=lambda: [1, 4])   # ... and at these budgets too
     # fine-tuning at 4 and 16 images on CPU: a random single image holds 2-4 of the 5 classes
     # (e.g. no building nor vegetation), which caps pretrained and scratch alike; 4 images hold all five
-    finetune_labels: list[int] = field(default_factory=lambda: [4, 16])
+    finetune_labels: list[int] = field(default_factory=lambda: [4])      # FULL adds 1 and 16
+    pilot_labels: int = 4                # the pilot's budget (the step budget of every fine-tuning run) and
+                                         # the longer runs': the smallest whose labels hold every class
     finetune_max_steps: int = 600        # the pilot's ceiling; early stopping sets the budget below it
     finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
                                          # export tiles at the patch size, so train and test geometry agree
     finetune_batch: int = 8
     device: str = "cpu"
-    threads: int = 2
+    workers: int = 2                     # units run side by side in this many processes (bench/unit_pool.py)
+    threads: int = 1                     # torch threads of each worker
     available_only: bool = False         # use the snapshots already written; start no pretraining
     mode: str = "default"
 
@@ -99,10 +108,14 @@ QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], methods=[
              pretrain_steps={"grass": 16, "sdcluster": 16, "diffusion": 16}, pretrain_batch=8, pretrain_patch=64,
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20,
              longer_pretraining={}, mode="quick")
+# the protocol behind the published docs/results.md: the default one plus fine-tuning at 16 images,
+# 5 fine-tuning seeds and the longer runs (several hours on 2 cores; the default run is ~100 min)
+FULL = dict(finetune_labels=[1, 4, 16], finetune_seeds=[0, 1, 2, 3, 4],
+            longer_pretraining={"grass": 800, "sdcluster": 800, "diffusion": 1600}, mode="full")
 GPU = dict(pretrain_steps={"grass": 4000, "sdcluster": 4000, "diffusion": 8000}, pretrain_batch=128,
            pretrain_patch=128, diffusion_batch=64, probe_output_stride=8, trend_all_labels=True,
            finetune_labels=[1, 4, 16], finetune_max_steps=2000, finetune_batch=16, finetune_patch=256,
-           longer_pretraining={}, device="cuda", mode="gpu")   # its budgets are 10x the CPU ones already
+           workers=1, threads=4, device="cuda", mode="gpu")   # its budgets are 10x the CPU ones already
 
 
 def log(message: str) -> None:
@@ -178,22 +191,36 @@ def pretrain_runs(s: Settings) -> list[PretrainRun]:
 
 
 def pretrain_all(s: Settings, work: Path) -> dict[PretrainRun, dict[float, Path]]:
-    """Snapshots (fraction -> checkpoint) of each pretraining run."""
-    snapshots = {}
-    for run in pretrain_runs(s):
-        if s.available_only:
-            snapshots[run] = {f: p for f, p in snapshot_paths(run.output(work)).items() if p.exists()}
+    """Snapshots (fraction -> checkpoint) of each pretraining run, the runs side by side on
+    ``s.workers`` processes (submitted longest first, so two workers end close together)."""
+    runs = pretrain_runs(s)
+    if s.available_only:
+        snapshots = {run: {f: p for f, p in snapshot_paths(run.output(work)).items() if p.exists()} for run in runs}
+        for run in runs:
             log(f"{run.method} ({run.steps} steps): snapshots available at {sorted(snapshots[run])}")
-            continue
-        diffusion = run.method == "diffusion"
-        values = dict(inputs=[str(DATA)], device=s.device, seed=0,
-                      batch_size=s.diffusion_batch if diffusion else s.pretrain_batch,
-                      patch_size=s.diffusion_patch if diffusion else s.pretrain_patch)
-        if run.method == "grass":
-            values["warmup_epochs"] = 2          # of the 4 snapshot epochs: SimCLR, then guided regions
-        started = time.monotonic()
-        snapshots[run] = pretrain_with_snapshots(run.method, values, run.steps, run.output(work))
-        log(f"pretraining {run.method} ({run.steps} steps): snapshots ready ({time.monotonic() - started:.0f} s)")
+        return snapshots
+    with worker_pool(s.workers, s.threads) as pool:
+        longest_first = sorted(runs, key=pretrain_cost, reverse=True)
+        futures = {run: pool.submit(pretrain_run, run, s, work) for run in longest_first}
+        return {run: futures[run].result() for run in runs}
+
+
+def pretrain_cost(run: PretrainRun) -> float:
+    """Relative cost of a run (optimiser steps x seconds per step measured on one core, about)."""
+    return run.steps * {"grass": 6.0, "sdcluster": 3.6, "diffusion": 1.0}[run.method]
+
+
+def pretrain_run(run: PretrainRun, s: Settings, work: Path) -> dict[float, Path]:
+    """One pretraining run with its 1/4, 1/2 and full-budget snapshots (reused when written)."""
+    diffusion = run.method == "diffusion"
+    values = dict(inputs=[str(DATA)], device=s.device, seed=0,
+                  batch_size=s.diffusion_batch if diffusion else s.pretrain_batch,
+                  patch_size=s.diffusion_patch if diffusion else s.pretrain_patch)
+    if run.method == "grass":
+        values["warmup_epochs"] = 2          # of the 4 snapshot epochs: SimCLR, then guided regions
+    started = time.monotonic()
+    snapshots = pretrain_with_snapshots(run.method, values, run.steps, run.output(work))
+    log(f"pretraining {run.method} ({run.steps} steps): snapshots ready ({time.monotonic() - started:.0f} s)")
     return snapshots
 
 
@@ -223,14 +250,14 @@ def probe_units(s: Settings) -> list[tuple[PretrainRun, str, int, float]]:
 BASELINE_FAMILY = {"grass": "resnet18", "sdcluster": "resnet18", "diffusion": "diffusion_unet"}
 
 
-def probe_seed(method: str, checkpoint: Path, variant: str, n: int, seed: int, s: Settings, cache: Cache) -> dict:
-    """One seed of one probe row: pretrained and random-init mIoU on the test tile.
+def probe_seed_keys(method: str, checkpoint: Path, variant: str, n: int, seed: int, s: Settings):
+    """(ProbeConfig, cache key of the pretrained probe, cache key of its random-init baseline).
 
-    The random-init baseline is cached per architecture family, labelled subset and seed
-    (not per checkpoint): every snapshot and variant of one family is compared with the same
-    random network, probed once.
+    The random-init baseline is keyed by architecture family, labelled subset and seed (not by
+    checkpoint): every snapshot and variant of one family is compared with the same random
+    network, probed once.
     """
-    from training.probe import ProbeConfig, run_probe
+    from training.probe import ProbeConfig
 
     images, labels = label_subset(seed, n)
     test_images, test_labels = tile_pairs(TEST_TILES)
@@ -240,9 +267,16 @@ def probe_seed(method: str, checkpoint: Path, variant: str, n: int, seed: int, s
                          sdcluster_state=variant if variant in ("teacher", "student") else "teacher",
                          device=s.device)
     settings = dataclasses.asdict(config)
-    key = cache.key("probe", checkpoint.name, checkpoint.stat().st_size, settings)
+    key = Cache.key("probe", checkpoint.name, checkpoint.stat().st_size, settings)
     shared = {k: v for k, v in settings.items() if k not in ("checkpoint", "sdcluster_state")}
-    baseline_key = cache.key("probe-random-init", BASELINE_FAMILY[method], shared)
+    return config, key, Cache.key("probe-random-init", BASELINE_FAMILY[method], shared)
+
+
+def probe_seed(method: str, checkpoint: Path, variant: str, n: int, seed: int, s: Settings, cache: Cache) -> dict:
+    """One seed of one probe row: pretrained and random-init mIoU on the test tile (cached)."""
+    from training.probe import run_probe
+
+    config, key, baseline_key = probe_seed_keys(method, checkpoint, variant, n, seed, s)
     hit, baseline = cache.get(key), cache.get(baseline_key)
     if hit is None:
         result = run_probe(config, random_init=baseline is None)
@@ -255,6 +289,18 @@ def probe_seed(method: str, checkpoint: Path, variant: str, n: int, seed: int, s
     if cache.get(baseline_key) is None:
         cache.put(baseline_key, baseline)
     return {**hit, **baseline}
+
+
+def probe_jobs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], cache: Cache) -> list[tuple]:
+    """Arguments of ``probe_seed`` for every probe seed of the protocol not in the cache yet."""
+    jobs = []
+    for run, variant, n, fraction in probe_units(s):
+        checkpoint = snapshots[run].get(fraction)
+        for seed in s.probe_seeds if checkpoint is not None else ():
+            _config, key, baseline_key = probe_seed_keys(run.method, checkpoint, variant, n, seed, s)
+            if cache.get(key) is None or cache.get(baseline_key) is None:
+                jobs.append((run.method, checkpoint, variant, n, seed, s, cache))
+    return jobs
 
 
 def probe_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], cache: Cache) -> list[dict]:
@@ -309,9 +355,10 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
 
 
 def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
-    """Steps every fine-tuning run gets: where a from-scratch DeepLabV3+ on the smallest
-    label budget (seed 0) stopped improving on validation, within ``finetune_max_steps``."""
-    n = min(s.finetune_labels)
+    """Steps every fine-tuning run gets: where a from-scratch DeepLabV3+ on ``pilot_labels``
+    images (seed 0) stopped improving on validation, within ``finetune_max_steps``. One budget
+    for every label count, so the rows of a seed differ in labels and pretraining only."""
+    n = s.pilot_labels
     config = finetune_config("deeplabv3plus", "", n, 0, s.finetune_max_steps, s, patience=4)
     key = cache.key("pilot", dataclasses.asdict(config))
     hit = cache.get(key)
@@ -351,43 +398,74 @@ def handed_over(method: str, checkpoint: Path) -> Path:
 
 def finetune_plan(s: Settings) -> list[tuple[PretrainRun, list[int]]]:
     """The label budgets each run is fine-tuned at: all of ``finetune_labels`` for a default
-    run, the smallest for a longer one (does its probe gain carry over to fine-tuning?)."""
-    return [(run, [min(s.finetune_labels)] if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
+    run, the pilot's for a longer one (does its probe gain carry over to fine-tuning?)."""
+    return [(run, [s.pilot_labels] if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
+
+
+def finetune_pairs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], steps: int):
+    """(run, labelled images, seed, "value" or "baseline", FinetuneConfig) of every fine-tuning
+    run of the plan: the pretrained network and its from-scratch baseline, paired by seed."""
+    for run, budgets in finetune_plan(s):
+        if 1.0 not in snapshots[run]:
+            log(f"finetune {run.method} ({run.steps} steps): no full-budget snapshot yet")
+            continue
+        architecture, baseline_arch = FINETUNE_ROWS[run.method]
+        start = handed_over(run.method, snapshots[run][1.0])   # loads the checkpoint: once per run
+        for n in budgets:
+            for seed in s.finetune_seeds:
+                for which, arch, pretrained in (("value", architecture, str(start)), ("baseline", baseline_arch, "")):
+                    yield run, n, seed, which, finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
+
+
+def finetune_unit(config, s: Settings, work: Path, cache: Cache) -> dict:
+    """One fine-tuning run, from the cache or trained, exported and scored."""
+    key = cache.key("finetune", dataclasses.asdict(config))
+    hit = cache.get(key)
+    if hit is None:
+        hit = finetune_and_test(config, work / "runs" / f"ft_{key}", s)
+        cache.put(key, hit)
+    return hit
 
 
 def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path,
                   cache: Cache) -> list[dict]:
     """Pretrained vs from-scratch fine-tuning at each run's full budget, paired seeds."""
     steps = pilot_budget(s, work, cache)
+    pairs: dict[tuple[PretrainRun, int], dict[int, dict]] = {}
+    for run, n, seed, which, config in finetune_pairs(s, snapshots, steps):
+        pairs.setdefault((run, n), {}).setdefault(seed, {})[which] = finetune_unit(config, s, work, cache)["miou"]
     rows = []
-    for run, budgets in finetune_plan(s):
-        method = run.method
-        if 1.0 not in snapshots[run]:
-            log(f"finetune {method} ({run.steps} steps): no full-budget snapshot yet")
-            continue
-        architecture, baseline_arch = FINETUNE_ROWS[method]
-        start = handed_over(method, snapshots[run][1.0])   # loads the checkpoint: once per run
-        for n in budgets:
-            runs = []
-            for seed in s.finetune_seeds:
-                pair = {}
-                for which, arch, pretrained in (("value", architecture, str(start)),
-                                                ("baseline", baseline_arch, "")):
-                    config = finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
-                    key = cache.key("finetune", dataclasses.asdict(config))
-                    hit = cache.get(key)
-                    if hit is None:
-                        hit = finetune_and_test(config, work / "runs" / f"ft_{key}", s)
-                        cache.put(key, hit)
-                    pair[which] = hit["miou"]
-                runs.append(pair)
-            baseline = "HRNet from scratch" if method == "diffusion" else "DeepLabV3+ from scratch"
-            rows.append(row(method, architecture, "finetune", n, 1.0, baseline, runs, s.finetune_seeds))
-            rows[-1]["steps"] = steps
-            rows[-1]["pretrain_steps"] = run.steps
-            log(f"finetune {method} ({run.steps} steps) labels {n}: {rows[-1]['miou_mean']:.1f} "
-                f"({rows[-1]['delta_mean']:+.1f})")
+    for (run, n), by_seed in pairs.items():
+        baseline = "HRNet from scratch" if run.method == "diffusion" else "DeepLabV3+ from scratch"
+        runs = [by_seed[seed] for seed in s.finetune_seeds]
+        rows.append(row(run.method, FINETUNE_ROWS[run.method][0], "finetune", n, 1.0, baseline, runs,
+                        s.finetune_seeds))
+        rows[-1]["steps"] = steps
+        rows[-1]["pretrain_steps"] = run.steps
+        log(f"finetune {run.method} ({run.steps} steps) labels {n}: {rows[-1]['miou_mean']:.1f} "
+            f"({rows[-1]['delta_mean']:+.1f})")
     return rows
+
+
+# ----------------------------------------------------------------------------- the units, side by side
+def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path, cache: Cache) -> None:
+    """Every probe seed and fine-tuning run not cached yet, on ``s.workers`` processes; the rows
+    are then read from the cache by :func:`probe_rows` and :func:`finetune_rows`.
+
+    The pilot goes first (its early stop sets every fine-tuning run's budget); the probes keep
+    the other workers busy meanwhile, and the fine-tuning runs follow once the budget is known.
+    """
+    with worker_pool(s.workers, s.threads) as pool:
+        pilot = pool.submit(pilot_budget, s, work, cache) if "finetune" in s.readouts else None
+        jobs = probe_jobs(s, snapshots, cache) if "probe" in s.readouts else []
+        futures = [pool.submit(probe_seed, *job) for job in jobs]
+        if pilot is not None:
+            steps = pilot.result()
+            for _run, _n, _seed, _which, config in finetune_pairs(s, snapshots, steps):
+                if cache.get(cache.key("finetune", dataclasses.asdict(config))) is None:
+                    futures.append(pool.submit(finetune_unit, config, s, work, cache))
+        for future in futures:
+            future.result()
 
 
 # ----------------------------------------------------------------------------- rows
@@ -411,8 +489,10 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
-    p.add_argument("--preset", choices=["cpu", "gpu"], default="cpu",
-                   help="gpu: GPU-sized budgets (with --device cuda)")
+    p.add_argument("--preset", choices=["cpu", "full", "gpu"], default="cpu",
+                   help="cpu: the default protocol (~100 min on 2 cores); full: the published one (adds fine-tuning "
+                        "at 16 images, 5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets "
+                        "(with --device cuda)")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
     p.add_argument("--readouts", help="comma-separated: probe, finetune")
     p.add_argument("--label-images", help="comma-separated labelled-image budgets, e.g. 1,4,16")
@@ -422,9 +502,11 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--available-snapshots", action="store_true",
                    help="read the pretraining snapshots already in the work folder, start no pretraining, "
                         "and leave out the rows whose snapshot is missing (an interim reading)")
-    p.add_argument("--threads", type=int, help="torch threads (1 is faster when other jobs share the cores)")
-    p.add_argument("--finetune-labels",
-                   help="comma-separated label budgets fine-tuned (of --label-images; the pilot runs at the smallest)")
+    p.add_argument("--workers", type=int, help="processes running units side by side (default 2; 1 = this process)")
+    p.add_argument("--threads", type=int, help="torch threads of each worker (default 1)")
+    p.add_argument("--finetune-labels", help="comma-separated label budgets fine-tuned (of --label-images)")
+    p.add_argument("--pilot-labels", type=int,
+                   help="label budget of the from-scratch pilot that sets every fine-tuning run's steps (default 4)")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
@@ -437,7 +519,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
     p.add_argument("--no-docs", action="store_true", help="write neither docs/results.json nor docs/results.md")
     args = p.parse_args(argv)
-    preset = QUICK if args.quick else GPU if args.preset == "gpu" else {}
+    preset = QUICK if args.quick else {"gpu": GPU, "full": FULL}.get(args.preset, {})
     s = Settings(**preset)
     lists = {"methods": str, "readouts": str, "label_images": int, "probe_seeds": int, "finetune_seeds": int,
              "trend_labels": int, "finetune_labels": int}
@@ -456,8 +538,14 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                     f"got {args.longer_pretraining!r}")
     if args.device:
         s.device = args.device
-    if args.threads:
+    if args.pilot_labels is not None:
+        s.pilot_labels = args.pilot_labels
+    if args.threads is not None:
         s.threads = args.threads
+    if args.workers is not None:
+        s.workers = args.workers
+    if s.workers < 1 or s.threads < 1:
+        p.error("--workers and --threads: give at least 1")
     s.available_only = args.available_snapshots
     s.trend_all_labels = s.trend_all_labels or args.trend_all_labels
     unknown = (sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
@@ -465,6 +553,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     if unknown:
         p.error(f"unknown method or readout: {', '.join(unknown)}")
     s.finetune_labels = [n for n in s.finetune_labels if n in s.label_images] or [min(s.label_images)]
+    if s.pilot_labels not in s.label_images:
+        s.pilot_labels = min(s.finetune_labels)
     return s, args
 
 
@@ -483,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     cache = Cache(work / "cache.json")
     snapshots = pretrain_all(s, work)
+    pretrained = time.monotonic()
+    compute_units(s, snapshots, work, cache)
     rows = probe_rows(s, snapshots, cache) if "probe" in s.readouts else []
     if "finetune" in s.readouts:
         rows += finetune_rows(s, snapshots, work, cache)
@@ -495,8 +587,11 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "command": "python -m bench.label_efficiency" + (" " + shlex.join(given) if given else ""),
         "wall_seconds": round(time.monotonic() - started, 1),
+        "stage_seconds": {"pretraining": round(pretrained - started, 1),
+                          "probe and fine-tuning units": round(time.monotonic() - pretrained, 1)},
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, torch threads {s.threads}, {s.device}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, "
+                   f"{s.workers} worker(s) of {s.threads} torch thread(s), {s.device}",
     }
     text = json.dumps(result, indent=2)
     print(text)

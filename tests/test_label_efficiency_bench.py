@@ -145,19 +145,53 @@ def test_fine_tuning_budgets_are_chosen_among_the_label_budgets():
     assert s.finetune_labels == [4, 16]
     s, _ = lab.parse(["--label-images", "1,4", "--finetune-labels", "16"])
     assert s.finetune_labels == [1]            # a budget outside --label-images falls back to the smallest
-    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [4, 16]   # the CPU default
+    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [4]        # the CPU default
+    full, _ = lab.parse(["--preset", "full"])
+    assert full.finetune_labels == [1, 4, 16] and full.pilot_labels == 4    # the published protocol
+    assert lab.parse(["--quick"])[0].pilot_labels == 1     # no 4-image budget: the smallest fine-tuned one
 
 
-def test_the_default_protocol_has_the_longer_runs_and_none_switches_them_off():
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
+def test_the_pilot_budget_does_not_move_when_a_label_budget_is_added(tmp_path, monkeypatch):
+    """Every fine-tuning run's steps come from one pilot at ``pilot_labels`` images, so adding
+    1-image fine-tuning keeps the budget (and the cached runs) of the 4-image rows."""
+    seen = []
+    monkeypatch.setattr(lab, "finetune_and_test", lambda config, run_dir, s: seen.append(len(config.images))
+                        or {"best_step": 75, "steps": 100})
+    for argv in (["--finetune-labels", "4"], ["--finetune-labels", "1,4,16"]):
+        s, _ = lab.parse(argv)
+        assert lab.pilot_budget(s, tmp_path, lab.Cache(tmp_path / "cache.json")) == 75
+    assert seen == [4]           # the second protocol found the same pilot in the cache
+
+
+def test_the_default_protocol_is_the_issues_minimum_and_full_adds_the_longer_runs():
+    """Default: 5 probe seeds, 3 fine-tuning seeds, no longer run (the ~100 min run on 2 cores);
+    --preset full: the published protocol, with the longer runs and 5 fine-tuning seeds."""
     s, _ = lab.parse([])
-    assert s.longer_pretraining == {"sdcluster": 800, "diffusion": 1600}
-    assert [r.steps for r in lab.pretrain_runs(s) if r.longer] == [800, 1600]
-    assert lab.parse(["--longer-pretraining", "none"])[0].longer_pretraining == {}
+    assert s.longer_pretraining == {} and len(s.probe_seeds) == 5 and len(s.finetune_seeds) == 3
+    assert (s.workers, s.threads) == (2, 1)
+    full, _ = lab.parse(["--preset", "full"])
+    assert full.longer_pretraining == {"grass": 800, "sdcluster": 800, "diffusion": 1600}
+    assert [r.steps for r in lab.pretrain_runs(full) if r.longer] == [800, 800, 1600]
+    assert full.finetune_seeds == [0, 1, 2, 3, 4] and full.mode == "full"
+    assert lab.parse(["--preset", "full", "--longer-pretraining", "none"])[0].longer_pretraining == {}
     assert lab.parse(["--quick"])[0].longer_pretraining == {}
+    gpu, _ = lab.parse(["--preset", "gpu"])
+    assert gpu.workers == 1 and gpu.device == "cuda"     # one GPU: units one after the other
+    assert lab.parse(["--workers", "1", "--threads", "2"])[0].workers == 1
+    with pytest.raises(SystemExit):
+        lab.parse(["--workers", "0"])
+
+
+def test_longer_pretraining_runs_first_so_two_workers_end_together():
+    s, _ = lab.parse(["--preset", "full"])
+    order = [(r.method, r.steps) for r in sorted(lab.pretrain_runs(s), key=lab.pretrain_cost, reverse=True)]
+    assert order[:2] == [("grass", 800), ("sdcluster", 800)] and order[-1] == ("diffusion", 800)
 
 
 def test_longer_runs_are_fine_tuned_at_the_smallest_fine_tuning_budget_only():
-    s, _ = lab.parse(["--finetune-labels", "4,16"])
+    s, _ = lab.parse(["--preset", "full"])
     plan = {(run.method, run.steps): budgets for run, budgets in lab.finetune_plan(s)}
-    assert plan == {("grass", 400): [4, 16], ("sdcluster", 400): [4, 16], ("diffusion", 800): [4, 16],
-                    ("sdcluster", 800): [4], ("diffusion", 1600): [4]}
+    every = [1, 4, 16]
+    assert plan == {("grass", 400): every, ("sdcluster", 400): every, ("diffusion", 800): every,
+                    ("grass", 800): [4], ("sdcluster", 800): [4], ("diffusion", 1600): [4]}

@@ -1,0 +1,61 @@
+"""Benchmark units side by side: the worker pool and the label-efficiency benchmark's use of it."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench.unit_pool import SerialExecutor, worker_pool
+
+
+def _pid_and_threads(_: int) -> tuple[int, int]:
+    import torch
+
+    return os.getpid(), torch.get_num_threads()
+
+
+def test_the_serial_executor_runs_at_submit_and_hands_errors_back():
+    pool = SerialExecutor()
+    assert pool.submit(pow, 2, 5).result() == 32
+    failed = pool.submit(int, "not a number")
+    with pytest.raises(ValueError):
+        failed.result()
+
+
+def test_workers_are_other_processes_of_the_threads_asked_for():
+    with worker_pool(workers=2, threads=1) as pool:
+        answers = [f.result() for f in [pool.submit(_pid_and_threads, i) for i in range(4)]]
+    assert all(pid != os.getpid() for pid, _ in answers)
+    assert {threads for _, threads in answers} == {1}
+    with worker_pool(workers=1, threads=1) as pool:
+        assert pool.submit(_pid_and_threads, 0).result()[0] == os.getpid()
+
+
+def test_units_in_the_cache_are_not_run_again_and_the_pilot_comes_first(tmp_path, monkeypatch):
+    """compute_units submits only uncached probe seeds and fine-tuning runs, the pilot first
+    (its early stop sets every fine-tuning run's budget)."""
+    lab = pytest.importorskip("bench.label_efficiency")
+    calls = []
+    monkeypatch.setattr(lab, "pilot_budget", lambda s, work, cache: calls.append("pilot") or 60)
+    monkeypatch.setattr(lab, "probe_seed", lambda method, ckpt, variant, n, seed, s, cache:
+                        calls.append(("probe", ckpt.name, seed)))
+    monkeypatch.setattr(lab, "finetune_unit", lambda config, s, work, cache:
+                        calls.append(("finetune", config.pretrained != "", config.seed, config.steps)))
+    monkeypatch.setattr(lab, "tile_pairs", lambda tiles: ([f"t{t}_{i}.tif" for t in tiles for i in range(4)],
+                                                          [f"t{t}_{i}_label.tif" for t in tiles for i in range(4)]))
+    s, _ = lab.parse(["--methods", "grass", "--label-images", "1", "--probe-seeds", "0,1",
+                      "--finetune-seeds", "0", "--workers", "1"])
+    run = lab.PretrainRun("grass", 400)
+    snapshots = {run: {}}
+    for fraction, path in lab.snapshot_paths(run.output(tmp_path)).items():
+        path.write_bytes(b"x")
+        snapshots[run][fraction] = path
+    cache = lab.Cache(tmp_path / "cache.json")
+    config, key, baseline_key = lab.probe_seed_keys("grass", snapshots[run][1.0], "grass", 1, 1, s)
+    cache.put(key, {"value": 1.0})
+    cache.put(baseline_key, {"baseline": 1.0})
+    lab.compute_units(s, snapshots, tmp_path, cache)
+    assert calls[0] == "pilot"
+    probes = [c for c in calls if c[0] == "probe"]
+    assert len(probes) == 3 * 2 - 1 and ("probe", "grass_at100.pt", 1) not in probes
+    assert [c for c in calls if c[0] == "finetune"] == [("finetune", True, 0, 60), ("finetune", False, 0, 60)]
