@@ -9,7 +9,7 @@ import pytest
 from helpers import REPO
 
 AS_MODULES = ["cluster_map_quality", "deeplab_heads", "label_efficiency", "model_cost", "pretrain_snapshots",
-              "segment_throughput", "train_throughput", "vectorize_memory"]
+              "probe_one_image", "segment_throughput", "train_throughput", "vectorize_memory"]
 
 
 def _help(args: list[str]) -> subprocess.CompletedProcess:

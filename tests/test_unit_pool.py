@@ -59,3 +59,21 @@ def test_units_in_the_cache_are_not_run_again_and_the_pilot_comes_first(tmp_path
     probes = [c for c in calls if c[0] == "probe"]
     assert len(probes) == 3 * 2 - 1 and ("probe", "grass_at100.pt", 1) not in probes
     assert [c for c in calls if c[0] == "finetune"] == [("finetune", True, 0, 60), ("finetune", False, 0, 60)]
+
+
+def test_the_balanced_sampler_draws_each_class_alike():
+    """bench.probe_one_image's class-balanced pixel sample: count // classes pixels per class."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from bench.probe_one_image import balanced_sampler
+
+    labels = np.zeros((40, 40), dtype=np.int64)
+    labels[:2] = 1                      # a rare class: 80 pixels
+    labels[-1, :10] = 255               # ignored
+    item = SimpleNamespace(train_rows=(0, 40), labels=labels)
+    picked = balanced_sampler(item, 100, seed=0, image_index=0, ignore_index=255)
+    classes = labels[picked[:, 0], picked[:, 1]]
+    assert (classes == 0).sum() == (classes == 1).sum() == 50 and 255 not in classes
+    assert np.array_equal(picked, balanced_sampler(item, 100, seed=0, image_index=0, ignore_index=255))
