@@ -14,9 +14,10 @@ probe 4x slower); budgets are nested (the 1-image subset of a seed is the first 
 
 Pretraining: one run per method of a fixed number of optimiser steps (CPU-sized), with the
 checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`). The
-published protocol (``--preset full``) also gives SDCluster and diffusion one longer run
+published protocol (``--preset full``) also gives each method one longer run
 (``longer_pretraining``), probed with its own snapshots at the trend label budgets and
-fine-tuned at the smallest fine-tuning budget, and fine-tunes at 16 images with 5 seeds.
+fine-tuned at the pilot's budget (``pilot_labels``), and fine-tunes at 1, 4 and 16 images with
+5 seeds.
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -88,8 +89,8 @@ class Settings:
     probe_pixels_per_image: int = 5000
     trend_all_labels: bool = False       # pretraining-fraction trend at every label budget (else the smallest)
     trend_labels: list[int] = field(default_factory=lambda: [1, 4])   # ... and at these budgets too
-    # fine-tuning at 4 and 16 images on CPU: a random single image holds 2-4 of the 5 classes
-    # (e.g. no building nor vegetation), which caps pretrained and scratch alike; 4 images hold all five
+    # a random single image holds 2-4 of the 5 classes (e.g. no building nor vegetation), which caps
+    # pretrained and scratch alike; 4 images hold all five
     finetune_labels: list[int] = field(default_factory=lambda: [4])      # FULL adds 1 and 16
     pilot_labels: int = 4                # the pilot's budget (the step budget of every fine-tuning run) and
                                          # the longer runs': the smallest whose labels hold every class
@@ -108,8 +109,8 @@ QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], methods=[
              pretrain_steps={"grass": 16, "sdcluster": 16, "diffusion": 16}, pretrain_batch=8, pretrain_patch=64,
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20,
              longer_pretraining={}, mode="quick")
-# the protocol behind the published docs/results.md: the default one plus fine-tuning at 16 images,
-# 5 fine-tuning seeds and the longer runs (several hours on 2 cores; the default run is ~100 min)
+# the protocol behind the published docs/results.md: the default one plus fine-tuning at 1 and 16
+# images, 5 fine-tuning seeds and the longer runs (several hours on 2 cores; the default run is ~100 min)
 FULL = dict(finetune_labels=[1, 4, 16], finetune_seeds=[0, 1, 2, 3, 4],
             longer_pretraining={"grass": 800, "sdcluster": 800, "diffusion": 1600}, mode="full")
 GPU = dict(pretrain_steps={"grass": 4000, "sdcluster": 4000, "diffusion": 8000}, pretrain_batch=128,
@@ -417,9 +418,14 @@ def finetune_pairs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]],
                     yield run, n, seed, which, finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
 
 
+def finetune_key(config) -> str:
+    """Cache key of one fine-tuning run: everything its FinetuneConfig holds."""
+    return Cache.key("finetune", dataclasses.asdict(config))
+
+
 def finetune_unit(config, s: Settings, work: Path, cache: Cache) -> dict:
     """One fine-tuning run, from the cache or trained, exported and scored."""
-    key = cache.key("finetune", dataclasses.asdict(config))
+    key = finetune_key(config)
     hit = cache.get(key)
     if hit is None:
         hit = finetune_and_test(config, work / "runs" / f"ft_{key}", s)
@@ -462,7 +468,7 @@ def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
         if pilot is not None:
             steps = pilot.result()
             for _run, _n, _seed, _which, config in finetune_pairs(s, snapshots, steps):
-                if cache.get(cache.key("finetune", dataclasses.asdict(config))) is None:
+                if cache.get(finetune_key(config)) is None:
                     futures.append(pool.submit(finetune_unit, config, s, work, cache))
         for future in futures:
             future.result()
@@ -491,7 +497,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
     p.add_argument("--preset", choices=["cpu", "full", "gpu"], default="cpu",
                    help="cpu: the default protocol (~100 min on 2 cores); full: the published one (adds fine-tuning "
-                        "at 16 images, 5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets "
+                        "at 1 and 16 images, 5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets "
                         "(with --device cuda)")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
     p.add_argument("--readouts", help="comma-separated: probe, finetune")

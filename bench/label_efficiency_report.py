@@ -45,8 +45,8 @@ def generated(result: dict) -> str:
     p = result["protocol"]
     steps = ", ".join(f"{k} {v}" for k, v in p["pretrain_steps"].items())
     longer = ", ".join(f"{k} {v}" for k, v in p.get("longer_pretraining", {}).items())
-    steps += (f" (longer runs: {longer}, probed at the trend label budgets and fine-tuned at the smallest "
-              "fine-tuning budget)" if longer else "")
+    steps += (f" (longer runs: {longer}, probed at the trend label budgets and fine-tuned at the pilot's "
+              "label budget)" if longer else "")
     interim = (" An interim reading (`--available-snapshots`): rows whose pretraining snapshot was not written yet "
                "are left out, and the wall time is this invocation's (finished units come from the cache)."
                if p.get("available_only") else "")
