@@ -596,8 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         "stage_seconds": {"pretraining": round(pretrained - started, 1),
                           "probe and fine-tuning units": round(time.monotonic() - pretrained, 1)},
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, "
-                   f"{s.workers} worker(s) of {s.threads} torch thread(s), {s.device}",
+        "machine": f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} CPUs "
+                   f"visible, {s.workers} worker(s) of {s.threads} torch thread(s), {s.device}",
     }
     text = json.dumps(result, indent=2)
     print(text)
