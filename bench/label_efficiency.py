@@ -95,6 +95,9 @@ class Settings:
     pilot_labels: int = 4                # the pilot's budget (the step budget of every fine-tuning run) and
                                          # the longer runs': the smallest whose labels hold every class
     finetune_max_steps: int = 600        # the pilot's ceiling; early stopping sets the budget below it
+    finetune_steps: int = 0              # a fixed step budget instead of the pilot's (0 = run the pilot): the
+                                         # pilot's early stop is one noisy validation curve, 100 steps on the
+                                         # AVX-512 host of the published table, 225 on an AVX2 one
     finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
                                          # export tiles at the patch size, so train and test geometry agree
     finetune_batch: int = 8
@@ -359,6 +362,9 @@ def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
     """Steps every fine-tuning run gets: where a from-scratch DeepLabV3+ on ``pilot_labels``
     images (seed 0) stopped improving on validation, within ``finetune_max_steps``. One budget
     for every label count, so the rows of a seed differ in labels and pretraining only."""
+    if s.finetune_steps:
+        log(f"fine-tuning budget fixed at {s.finetune_steps} steps (--finetune-steps): no pilot")
+        return s.finetune_steps
     n = s.pilot_labels
     config = finetune_config("deeplabv3plus", "", n, 0, s.finetune_max_steps, s, patience=4)
     key = cache.key("pilot", dataclasses.asdict(config))
@@ -513,6 +519,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--finetune-labels", help="comma-separated label budgets fine-tuned (of --label-images)")
     p.add_argument("--pilot-labels", type=int,
                    help="label budget of the from-scratch pilot that sets every fine-tuning run's steps (default 4)")
+    p.add_argument("--finetune-steps", type=int,
+                   help="fix every fine-tuning run's optimiser steps instead of running the pilot, e.g. 100 to "
+                        "repeat the published table's budget (default: the pilot's early stop)")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
@@ -546,6 +555,10 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         s.device = args.device
     if args.pilot_labels is not None:
         s.pilot_labels = args.pilot_labels
+    if args.finetune_steps is not None:
+        if args.finetune_steps < 1:
+            p.error(f"--finetune-steps: give at least 1 optimiser step, got {args.finetune_steps}")
+        s.finetune_steps = args.finetune_steps
     if args.threads is not None:
         s.threads = args.threads
     if args.workers is not None:

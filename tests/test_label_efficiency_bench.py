@@ -164,6 +164,18 @@ def test_the_pilot_budget_does_not_move_when_a_label_budget_is_added(tmp_path, m
     assert seen == [4]           # the second protocol found the same pilot in the cache
 
 
+def test_a_fixed_fine_tuning_budget_replaces_the_pilot(tmp_path, monkeypatch):
+    """--finetune-steps sets every run's steps and trains no pilot (the pilot's early stop moved
+    from 100 to 225 steps between two CPUs); a budget under one step is refused by name."""
+    monkeypatch.setattr(lab, "finetune_and_test", lambda *a: pytest.fail("the pilot ran"))
+    s, _ = lab.parse(["--finetune-steps", "100"])
+    assert s.finetune_steps == 100
+    assert lab.pilot_budget(s, tmp_path, lab.Cache(tmp_path / "cache.json")) == 100
+    assert lab.parse([])[0].finetune_steps == 0                  # default: the pilot decides
+    with pytest.raises(SystemExit):
+        lab.parse(["--finetune-steps", "0"])
+
+
 def test_the_default_protocol_is_the_issues_minimum_and_full_adds_the_longer_runs():
     """Default: 5 probe seeds, 3 fine-tuning seeds, no longer run (the ~100 min run on 2 cores);
     --preset full: the published protocol, with the longer runs and 5 fine-tuning seeds."""
