@@ -473,8 +473,11 @@ def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
         futures = [pool.submit(probe_seed, *job) for job in jobs]
         if pilot is not None:
             steps = pilot.result()
+            submitted = set()   # GraSS's and SDCluster's from-scratch baselines are one run: train it once
             for _run, _n, _seed, _which, config in finetune_pairs(s, snapshots, steps):
-                if cache.get(finetune_key(config)) is None:
+                key = finetune_key(config)
+                if cache.get(key) is None and key not in submitted:
+                    submitted.add(key)
                     futures.append(pool.submit(finetune_unit, config, s, work, cache))
         for future in futures:
             future.result()

@@ -61,6 +61,25 @@ def test_units_in_the_cache_are_not_run_again_and_the_pilot_comes_first(tmp_path
     assert [c for c in calls if c[0] == "finetune"] == [("finetune", True, 0, 60), ("finetune", False, 0, 60)]
 
 
+def test_the_shared_from_scratch_baseline_is_trained_once(tmp_path, monkeypatch):
+    """GraSS and SDCluster are both compared with DeepLabV3+ from scratch on the same subset
+    and seed: one run (one cache key), submitted once, not once per method."""
+    lab = pytest.importorskip("bench.label_efficiency")
+    calls = []
+    monkeypatch.setattr(lab, "pilot_budget", lambda s, work, cache: 60)
+    monkeypatch.setattr(lab, "handed_over", lambda method, checkpoint: checkpoint)
+    monkeypatch.setattr(lab, "finetune_unit", lambda config, s, work, cache:
+                        calls.append((config.architecture, config.pretrained)))
+    monkeypatch.setattr(lab, "tile_pairs", lambda tiles: ([f"t{t}_{i}.tif" for t in tiles for i in range(4)],
+                                                          [f"t{t}_{i}_label.tif" for t in tiles for i in range(4)]))
+    s, _ = lab.parse(["--methods", "grass,sdcluster", "--readouts", "finetune", "--label-images", "4",
+                      "--finetune-seeds", "0", "--workers", "1"])
+    snapshots = {run: {1.0: tmp_path / f"{run.method}.pt"} for run in lab.pretrain_runs(s)}
+    lab.compute_units(s, snapshots, tmp_path, lab.Cache(tmp_path / "cache.json"))
+    assert sorted(calls) == sorted([("deeplabv3plus", str(tmp_path / "grass.pt")),
+                                    ("deeplabv3plus", str(tmp_path / "sdcluster.pt")), ("deeplabv3plus", "")])
+
+
 def test_the_balanced_sampler_draws_each_class_alike():
     """bench.probe_one_image's class-balanced pixel sample: count // classes pixels per class."""
     from types import SimpleNamespace
