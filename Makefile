@@ -26,7 +26,7 @@ translations: setup
 # Benchmarks print JSON. `make bench` runs each at its documented short setting;
 # `make bench-full` is the label-efficiency run behind docs/results.md (`--preset full`: the default protocol
 # plus fine-tuning at 1 and 16 images, 5 fine-tuning seeds and longer pretraining runs; hours on 2 CPU cores, the
-# default protocol alone ~100 min, docs/results.md); finished units are cached, so it continues where it stopped.
+# default protocol alone ~2.6 h on 2 AVX2 cores, docs/results.md); finished units are cached, so it continues where it stopped.
 # bench/ is a package: `python -m bench.<name>` from the repository root (the older
 # `PYTHONPATH=. python bench/<name>.py`, recorded beside some measured numbers, still works).
 bench: setup

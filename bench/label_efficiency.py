@@ -31,7 +31,7 @@ Readouts:
   vs HRNet, trained for a step budget fixed by a from-scratch pilot (>= 3 seeds); test mIoU
   through the shipped path (ONNX export, engine segmentation, engine evaluation).
 
-    python -m bench.label_efficiency                      # default protocol (see Settings), ~100 min
+    python -m bench.label_efficiency                      # default protocol (see Settings), ~2.6 h on 2 AVX2 cores
     python -m bench.label_efficiency --preset full        # the published protocol (hours)
     python -m bench.label_efficiency --readouts probe     # probe readout only
     python -m bench.label_efficiency --quick              # smoke run (minutes)
@@ -113,7 +113,7 @@ QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], methods=[
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20,
              longer_pretraining={}, mode="quick")
 # the protocol behind the published docs/results.md: the default one plus fine-tuning at 1 and 16
-# images, 5 fine-tuning seeds and the longer runs (several hours on 2 cores; the default run is ~100 min)
+# images, 5 fine-tuning seeds and the longer runs (several hours on 2 cores; the default run ~2.6 h on AVX2)
 FULL = dict(finetune_labels=[1, 4, 16], finetune_seeds=[0, 1, 2, 3, 4],
             longer_pretraining={"grass": 800, "sdcluster": 800, "diffusion": 1600}, mode="full")
 GPU = dict(pretrain_steps={"grass": 4000, "sdcluster": 4000, "diffusion": 8000}, pretrain_batch=128,
@@ -505,7 +505,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
     p.add_argument("--preset", choices=["cpu", "full", "gpu"], default="cpu",
-                   help="cpu: the default protocol (~100 min on 2 cores); full: the published one (adds fine-tuning "
+                   help="cpu: the default protocol (~2.6 h on 2 AVX2 cores); full: the published one (adds fine-tuning "
                         "at 1 and 16 images, 5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets "
                         "(with --device cuda)")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
