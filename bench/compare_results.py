@@ -36,24 +36,16 @@ def paired(row: dict, seeds: list[int]) -> tuple[list[float], list[float]]:
     return [row["values"][where[s]] for s in seeds], [row["baseline_values"][where[s]] for s in seeds]
 
 
-def gain(values: list[float], baseline: list[float]) -> tuple[float, float | None]:
-    """Mean paired difference and its standard error (None for one seed)."""
-    diffs = [v - b for v, b in zip(values, baseline)]
-    mean = sum(diffs) / len(diffs)
-    if len(diffs) < 2:
-        return mean, None
-    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
-    return mean, math.sqrt(var / len(diffs))
-
-
 def compare_rows(a: dict, b: dict, within: float = 2.0) -> dict | None:
     """One comparison record of two matched rows, or None when they share no seed."""
+    from training.probe import paired_difference  # the gain (mean, SE) every results row reports
+
     seeds = [s for s in a["seed_list"] if s in b["seed_list"]]
     if not seeds:
         return None
     va, ba = paired(a, seeds)
     vb, bb = paired(b, seeds)
-    (da, sa), (db, sb) = gain(va, ba), gain(vb, bb)
+    (da, sa), (db, sb) = paired_difference(va, ba), paired_difference(vb, bb)
     combined = math.sqrt(sa ** 2 + sb ** 2) if sa is not None and sb is not None else None
     return {
         "row": dict(zip(ROW_KEY, row_key(a))), "seeds": seeds,

@@ -487,13 +487,14 @@ def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
 def row(method: str, variant: str, readout: str, labels: int, fraction: float, baseline: str,
         runs: list[dict], seeds: list[int]) -> dict:
     """One results.json row: paired mean difference and its standard error."""
+    from training.probe import paired_difference
+
     values = np.array([r["value"] for r in runs], dtype=float)
     base = np.array([r["baseline"] for r in runs], dtype=float)
-    delta = values - base
-    se = float(delta.std(ddof=1) / np.sqrt(delta.size)) if delta.size > 1 else None
+    delta_mean, se = paired_difference(values, base)
     return {"method": method, "variant": variant, "readout": readout, "labels": labels,
             "pretrain_fraction": fraction, "baseline": baseline, "miou_mean": float(values.mean()),
-            "baseline_mean": float(base.mean()), "delta_mean": float(delta.mean()), "delta_se": se,
+            "baseline_mean": float(base.mean()), "delta_mean": delta_mean, "delta_se": se,
             "seeds": len(seeds), "seed_list": list(seeds), "values": [round(v, 3) for v in values.tolist()],
             "baseline_values": [round(v, 3) for v in base.tolist()]}
 

@@ -1,7 +1,8 @@
 """bench/compare_results.py: rows of two label-efficiency runs matched and judged."""
 import json
 
-from bench.compare_results import compare, gain, main
+from bench.compare_results import compare, main
+from training.probe import paired_difference
 
 
 def _row(values, baseline, seeds=(0, 1, 2), labels=1, steps=400):
@@ -11,9 +12,9 @@ def _row(values, baseline, seeds=(0, 1, 2), labels=1, steps=400):
 
 
 def test_gain_is_the_paired_mean_and_its_standard_error():
-    mean, se = gain([3.0, 5.0, 7.0], [1.0, 1.0, 1.0])
+    mean, se = paired_difference([3.0, 5.0, 7.0], [1.0, 1.0, 1.0])
     assert mean == 4.0 and abs(se - 2.0 / 3 ** 0.5) < 1e-9
-    assert gain([2.0], [1.0]) == (1.0, None)
+    assert paired_difference([2.0], [1.0]) == (1.0, None)
 
 
 def test_a_rerun_within_noise_agrees_and_a_flipped_gain_does_not():
