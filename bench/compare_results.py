@@ -22,7 +22,9 @@ import math
 import sys
 from pathlib import Path
 
-ROW_KEY = ("method", "variant", "readout", "labels", "pretrain_fraction", "pretrain_steps")
+# "steps" is a fine-tuning row's optimiser budget (probe rows have none): rows fine-tuned for
+# 100 and for 225 steps are two measurements, not one measured twice
+ROW_KEY = ("method", "variant", "readout", "labels", "pretrain_fraction", "pretrain_steps", "steps")
 
 
 def row_key(row: dict) -> tuple:
@@ -58,20 +60,24 @@ def compare_rows(a: dict, b: dict, within: float = 2.0) -> dict | None:
 
 
 def compare(first: dict, second: dict, within: float = 2.0) -> dict:
-    """Every row the two results share, compared; and the rows only one of them has."""
+    """Every row the two results share, compared; the rows only one of them has; and the rows
+    both have but with no seed in common (nothing paired to compare)."""
     rows_b = {row_key(r): r for r in second["rows"]}
-    records, only_a = [], []
+    records, only_a, no_shared_seed = [], [], []
     for r in first["rows"]:
         other = rows_b.pop(row_key(r), None)
-        record = compare_rows(r, other, within) if other else None
-        if record is None:
+        if other is None:
             only_a.append(dict(zip(ROW_KEY, row_key(r))))
+            continue
+        record = compare_rows(r, other, within)
+        if record is None:
+            no_shared_seed.append(dict(zip(ROW_KEY, row_key(r))))
         else:
             records.append(record)
     judged = [r for r in records if r["agrees"] is not None]
     return {"within": within, "compared": len(records), "agree": sum(r["agrees"] for r in judged),
             "judged": len(judged), "rows": records, "only_in_first": only_a,
-            "only_in_second": [dict(zip(ROW_KEY, k)) for k in rows_b]}
+            "only_in_second": [dict(zip(ROW_KEY, k)) for k in rows_b], "no_shared_seed": no_shared_seed}
 
 
 def main(argv: list[str] | None = None) -> int:

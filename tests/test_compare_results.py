@@ -37,6 +37,18 @@ def test_only_shared_seeds_are_compared_and_unmatched_rows_are_listed():
     assert result["rows"][0]["delta_change"] == 0.0      # seeds 3, 4 (only in the first) left out
     assert [r["pretrain_steps"] for r in result["only_in_first"]] == [800]
     assert [r["labels"] for r in result["only_in_second"]] == [16]
+    assert result["no_shared_seed"] == []
+
+
+def test_rows_without_a_shared_seed_or_at_another_fine_tuning_budget_are_not_compared():
+    first = {"rows": [_row([30, 31], [25, 26], seeds=(0, 1)), {**_row([30, 31], [25, 26]), "readout": "finetune",
+                                                               "steps": 100}]}
+    second = {"rows": [_row([30, 31], [25, 26], seeds=(5, 6)), {**_row([30, 31], [25, 26]), "readout": "finetune",
+                                                                "steps": 225}]}
+    result = compare(first, second)
+    assert result["compared"] == 0 and [r["readout"] for r in result["no_shared_seed"]] == ["probe"]
+    assert [r["steps"] for r in result["only_in_first"]] == [100]
+    assert [r["steps"] for r in result["only_in_second"]] == [225]
 
 
 def test_main_prints_json_and_names_an_unreadable_file(tmp_path, capsys):
