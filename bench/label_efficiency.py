@@ -91,13 +91,15 @@ class Settings:
     trend_labels: list[int] = field(default_factory=lambda: [1, 4])   # ... and at these budgets too
     # a random single image holds 2-4 of the 5 classes (e.g. no building nor vegetation), which caps
     # pretrained and scratch alike; 4 images hold all five
-    finetune_labels: list[int] = field(default_factory=lambda: [4])      # FULL adds 1 and 16
+    # 1: the smallest budget, where the issue's targets are read; 4: the smallest holding every class
+    finetune_labels: list[int] = field(default_factory=lambda: [1, 4])   # FULL adds 16
     pilot_labels: int = 4                # the pilot's budget (the step budget of every fine-tuning run) and
                                          # the longer runs': the smallest whose labels hold every class
+    pilot_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])   # the budget is their median early stop:
+                                         # one seed's validation curve is noisy (its early stop moved from 100
+                                         # to 225 steps between two CPUs, same code and seed)
     finetune_max_steps: int = 600        # the pilot's ceiling; early stopping sets the budget below it
-    finetune_steps: int = 0              # a fixed step budget instead of the pilot's (0 = run the pilot): the
-                                         # pilot's early stop is one noisy validation curve, 100 steps on the
-                                         # AVX-512 host of the published table, 225 on an AVX2 one
+    finetune_steps: int = 0              # a fixed step budget instead of the pilot's (0 = run the pilot)
     finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
                                          # export tiles at the patch size, so train and test geometry agree
     finetune_batch: int = 8
@@ -108,12 +110,13 @@ class Settings:
     mode: str = "default"
 
 
-QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], methods=["grass"], readouts=["probe"],
+QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], pilot_seeds=[0], methods=["grass"],
+             readouts=["probe"],
              pretrain_steps={"grass": 16, "sdcluster": 16, "diffusion": 16}, pretrain_batch=8, pretrain_patch=64,
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20,
              longer_pretraining={}, mode="quick")
-# the protocol behind the published docs/results.md: the default one plus fine-tuning at 1 and 16
-# images, 5 fine-tuning seeds and the longer runs (several hours on 2 cores; the default run ~2.6 h on AVX2)
+# the protocol behind the published docs/results.md: the default one plus fine-tuning at 16 images,
+# 5 fine-tuning seeds and the longer runs (hours on 2 cores)
 FULL = dict(finetune_labels=[1, 4, 16], finetune_seeds=[0, 1, 2, 3, 4],
             longer_pretraining={"grass": 800, "sdcluster": 800, "diffusion": 1600}, mode="full")
 GPU = dict(pretrain_steps={"grass": 4000, "sdcluster": 4000, "diffusion": 8000}, pretrain_batch=128,
@@ -358,22 +361,39 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
             "best_step": getattr(result, "best_step", None), "seconds": time.monotonic() - started}
 
 
-def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
-    """Steps every fine-tuning run gets: where a from-scratch DeepLabV3+ on ``pilot_labels``
-    images (seed 0) stopped improving on validation, within ``finetune_max_steps``. One budget
-    for every label count, so the rows of a seed differ in labels and pretraining only."""
-    if s.finetune_steps:
-        log(f"fine-tuning budget fixed at {s.finetune_steps} steps (--finetune-steps): no pilot")
-        return s.finetune_steps
-    n = s.pilot_labels
-    config = finetune_config("deeplabv3plus", "", n, 0, s.finetune_max_steps, s, patience=4)
+def pilot_config(s: Settings, seed: int):
+    """A from-scratch DeepLabV3+ pilot on ``pilot_labels`` images of ``seed``'s subset, early stopping
+    (patience 4 validations) within ``finetune_max_steps``."""
+    return finetune_config("deeplabv3plus", "", s.pilot_labels, seed, s.finetune_max_steps, s, patience=4)
+
+
+def pilot_seed_step(s: Settings, work: Path, cache: Cache, seed: int) -> int:
+    """The step where one pilot's validation mIoU peaked (trained once, then cached)."""
+    config = pilot_config(s, seed)
     key = cache.key("pilot", dataclasses.asdict(config))
     hit = cache.get(key)
     if hit is None:
         hit = finetune_and_test(config, work / "runs" / f"pilot_{key}", s)
         cache.put(key, hit)
-    budget = int(hit.get("best_step") or hit.get("steps") or s.finetune_max_steps)
-    log(f"pilot: scratch DeepLabV3+ on {n} image(s) stopped improving at step {budget}")
+    return int(hit.get("best_step") or hit.get("steps") or s.finetune_max_steps)
+
+
+def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
+    """Steps every fine-tuning run gets: the median early stop of from-scratch pilots on
+    ``pilot_labels`` images (one per ``pilot_seeds``), within ``finetune_max_steps``.
+
+    One budget for every label count, so the rows of a seed differ in labels and pretraining
+    only. The median of several seeds, not one seed's early stop: a single validation curve
+    has spikes (the published table's pilot stopped at 100 steps on one CPU, at 225 on another),
+    and one spike would set the length of every fine-tuning run.
+    """
+    if s.finetune_steps:
+        log(f"fine-tuning budget fixed at {s.finetune_steps} steps (--finetune-steps): no pilot")
+        return s.finetune_steps
+    best = [pilot_seed_step(s, work, cache, seed) for seed in s.pilot_seeds]
+    budget = int(np.median(best))
+    log(f"pilot: scratch DeepLabV3+ on {s.pilot_labels} image(s) stopped improving at steps {best}: "
+        f"budget {budget} (median)")
     return max(50, min(s.finetune_max_steps, budget))
 
 
@@ -440,9 +460,9 @@ def finetune_unit(config, s: Settings, work: Path, cache: Cache) -> dict:
 
 
 def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path,
-                  cache: Cache) -> list[dict]:
-    """Pretrained vs from-scratch fine-tuning at each run's full budget, paired seeds."""
-    steps = pilot_budget(s, work, cache)
+                  cache: Cache, steps: int) -> list[dict]:
+    """Pretrained vs from-scratch fine-tuning at each run's full budget (``steps`` optimiser
+    steps each, :func:`pilot_budget`), paired seeds."""
     pairs: dict[tuple[PretrainRun, int], dict[int, dict]] = {}
     for run, n, seed, which, config in finetune_pairs(s, snapshots, steps):
         pairs.setdefault((run, n), {}).setdefault(seed, {})[which] = finetune_unit(config, s, work, cache)["miou"]
@@ -460,19 +480,26 @@ def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
 
 
 # ----------------------------------------------------------------------------- the units, side by side
-def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path, cache: Cache) -> None:
+def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], work: Path,
+                  cache: Cache) -> int | None:
     """Every probe seed and fine-tuning run not cached yet, on ``s.workers`` processes; the rows
-    are then read from the cache by :func:`probe_rows` and :func:`finetune_rows`.
+    are then read from the cache by :func:`probe_rows` and :func:`finetune_rows`. Returns the
+    fine-tuning budget in steps (None without the fine-tuning readout).
 
-    The pilot goes first (its early stop sets every fine-tuning run's budget); the probes keep
+    The pilots go first (their early stops set every fine-tuning run's budget); the probes keep
     the other workers busy meanwhile, and the fine-tuning runs follow once the budget is known.
     """
+    finetuning = "finetune" in s.readouts
+    steps = None
     with worker_pool(s.workers, s.threads) as pool:
-        pilot = pool.submit(pilot_budget, s, work, cache) if "finetune" in s.readouts else None
+        pilots = [pool.submit(pilot_seed_step, s, work, cache, seed)
+                  for seed in (s.pilot_seeds if finetuning and not s.finetune_steps else ())]
         jobs = probe_jobs(s, snapshots, cache) if "probe" in s.readouts else []
         futures = [pool.submit(probe_seed, *job) for job in jobs]
-        if pilot is not None:
-            steps = pilot.result()
+        if finetuning:
+            for pilot in pilots:
+                pilot.result()
+            steps = pilot_budget(s, work, cache)
             submitted = set()   # GraSS's and SDCluster's from-scratch baselines are one run: train it once
             for _run, _n, _seed, _which, config in finetune_pairs(s, snapshots, steps):
                 key = finetune_key(config)
@@ -481,6 +508,7 @@ def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
                     futures.append(pool.submit(finetune_unit, config, s, work, cache))
         for future in futures:
             future.result()
+    return steps
 
 
 # ----------------------------------------------------------------------------- rows
@@ -506,9 +534,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
     p.add_argument("--preset", choices=["cpu", "full", "gpu"], default="cpu",
-                   help="cpu: the default protocol (~2.6 h on 2 AVX2 cores); full: the published one (adds fine-tuning "
-                        "at 1 and 16 images, 5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets "
-                        "(with --device cuda)")
+                   help="cpu: the default protocol; full: the published one (adds fine-tuning at 16 images, "
+                        "5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets (with --device cuda)")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
     p.add_argument("--readouts", help="comma-separated: probe, finetune")
     p.add_argument("--label-images", help="comma-separated labelled-image budgets, e.g. 1,4,16")
@@ -523,6 +550,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--finetune-labels", help="comma-separated label budgets fine-tuned (of --label-images)")
     p.add_argument("--pilot-labels", type=int,
                    help="label budget of the from-scratch pilot that sets every fine-tuning run's steps (default 4)")
+    p.add_argument("--pilot-seeds", help="comma-separated seeds of the pilots whose median early stop sets the "
+                                         "fine-tuning budget (default 0,1,2)")
     p.add_argument("--finetune-steps", type=int,
                    help="fix every fine-tuning run's optimiser steps instead of running the pilot, e.g. 100 to "
                         "repeat the published table's budget (default: the pilot's early stop)")
@@ -541,7 +570,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     preset = QUICK if args.quick else {"gpu": GPU, "full": FULL}.get(args.preset, {})
     s = Settings(**preset)
     lists = {"methods": str, "readouts": str, "label_images": int, "probe_seeds": int, "finetune_seeds": int,
-             "trend_labels": int, "finetune_labels": int}
+             "trend_labels": int, "finetune_labels": int, "pilot_seeds": int}
     for name, kind in lists.items():
         text = getattr(args, name)
         if text:
@@ -597,10 +626,10 @@ def main(argv: list[str] | None = None) -> int:
     cache = Cache(work / "cache.json")
     snapshots = pretrain_all(s, work)
     pretrained = time.monotonic()
-    compute_units(s, snapshots, work, cache)
+    steps = compute_units(s, snapshots, work, cache)
     rows = probe_rows(s, snapshots, cache) if "probe" in s.readouts else []
-    if "finetune" in s.readouts:
-        rows += finetune_rows(s, snapshots, work, cache)
+    if steps is not None:
+        rows += finetune_rows(s, snapshots, work, cache, steps)
     given = argv if argv is not None else sys.argv[1:]
     result = {
         "protocol": {**dataclasses.asdict(s), "label_pool_tiles": list(LABEL_POOL_TILES),
@@ -616,6 +645,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} CPUs "
                    f"visible, {s.workers} worker(s) of {s.threads} torch thread(s), {s.device}",
     }
+    if steps is not None:
+        result["finetune_budget"] = {"steps": steps, "pilot_best_steps": [] if s.finetune_steps else
+                                     [pilot_seed_step(s, work, cache, seed) for seed in s.pilot_seeds]}
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_docs and s.mode != "quick":

@@ -145,7 +145,8 @@ def test_fine_tuning_budgets_are_chosen_among_the_label_budgets():
     assert s.finetune_labels == [4, 16]
     s, _ = lab.parse(["--label-images", "1,4", "--finetune-labels", "16"])
     assert s.finetune_labels == [1]            # a budget outside --label-images falls back to the smallest
-    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [4]        # the CPU default
+    assert lab.parse(["--label-images", "1,4,16"])[0].finetune_labels == [1, 4]     # the CPU default
+    assert lab.parse(["--label-images", "4,16"])[0].finetune_labels == [4]
     full, _ = lab.parse(["--preset", "full"])
     assert full.finetune_labels == [1, 4, 16] and full.pilot_labels == 4    # the published protocol
     assert lab.parse(["--quick"])[0].pilot_labels == 1     # no 4-image budget: the smallest fine-tuned one
@@ -161,7 +162,25 @@ def test_the_pilot_budget_does_not_move_when_a_label_budget_is_added(tmp_path, m
     for argv in (["--finetune-labels", "4"], ["--finetune-labels", "1,4,16"]):
         s, _ = lab.parse(argv)
         assert lab.pilot_budget(s, tmp_path, lab.Cache(tmp_path / "cache.json")) == 75
-    assert seen == [4]           # the second protocol found the same pilot in the cache
+    assert seen == [4, 4, 4]     # three pilot seeds, then the second protocol found them in the cache
+
+
+def test_the_budget_is_the_median_early_stop_of_the_pilot_seeds(tmp_path, monkeypatch):
+    """One seed's spike cannot set every run's length: the budget is the median of the pilots'
+    early stops, each pilot on its own seed's labelled subset, cached by seed."""
+    stops = {0: 100, 1: 225, 2: 150, 3: 400, 4: 125}
+    trained = []
+    monkeypatch.setattr(lab, "tile_pairs", lambda tiles: ([f"t{t}_{i}.tif" for t in tiles for i in range(4)],
+                                                          [f"t{t}_{i}_label.tif" for t in tiles for i in range(4)]))
+    monkeypatch.setattr(lab, "finetune_and_test", lambda config, run_dir, s: trained.append(config.seed)
+                        or {"best_step": stops[config.seed], "steps": stops[config.seed] + 100})
+    cache = lab.Cache(tmp_path / "cache.json")
+    s, _ = lab.parse([])
+    assert s.pilot_seeds == [0, 1, 2] and lab.pilot_budget(s, tmp_path, cache) == 150
+    s, _ = lab.parse(["--pilot-seeds", "0,1,2,3,4"])
+    assert lab.pilot_budget(s, tmp_path, cache) == 150 and trained == [0, 1, 2, 3, 4]
+    configs = {seed: lab.pilot_config(s, seed) for seed in (0, 1)}
+    assert configs[0].images != configs[1].images and configs[0].pretrained == ""
 
 
 def test_a_fixed_fine_tuning_budget_replaces_the_pilot(tmp_path, monkeypatch):

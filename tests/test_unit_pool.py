@@ -32,11 +32,11 @@ def test_workers_are_other_processes_of_the_threads_asked_for():
 
 
 def test_units_in_the_cache_are_not_run_again_and_the_pilot_comes_first(tmp_path, monkeypatch):
-    """compute_units submits only uncached probe seeds and fine-tuning runs, the pilot first
-    (its early stop sets every fine-tuning run's budget)."""
+    """compute_units submits only uncached probe seeds and fine-tuning runs, the pilots first
+    (their median early stop sets every fine-tuning run's budget)."""
     lab = pytest.importorskip("bench.label_efficiency")
     calls = []
-    monkeypatch.setattr(lab, "pilot_budget", lambda s, work, cache: calls.append("pilot") or 60)
+    monkeypatch.setattr(lab, "pilot_seed_step", lambda s, work, cache, seed: calls.append(("pilot", seed)) or 60)
     monkeypatch.setattr(lab, "probe_seed", lambda method, ckpt, variant, n, seed, s, cache:
                         calls.append(("probe", ckpt.name, seed)))
     monkeypatch.setattr(lab, "finetune_unit", lambda config, s, work, cache:
@@ -55,7 +55,7 @@ def test_units_in_the_cache_are_not_run_again_and_the_pilot_comes_first(tmp_path
     cache.put(key, {"value": 1.0})
     cache.put(baseline_key, {"baseline": 1.0})
     lab.compute_units(s, snapshots, tmp_path, cache)
-    assert calls[0] == "pilot"
+    assert calls[:3] == [("pilot", 0), ("pilot", 1), ("pilot", 2)]     # every pilot seed before any probe
     probes = [c for c in calls if c[0] == "probe"]
     assert len(probes) == 3 * 2 - 1 and ("probe", "grass_at100.pt", 1) not in probes
     assert [c for c in calls if c[0] == "finetune"] == [("finetune", True, 0, 60), ("finetune", False, 0, 60)]
@@ -66,7 +66,7 @@ def test_the_shared_from_scratch_baseline_is_trained_once(tmp_path, monkeypatch)
     and seed: one run (one cache key), submitted once, not once per method."""
     lab = pytest.importorskip("bench.label_efficiency")
     calls = []
-    monkeypatch.setattr(lab, "pilot_budget", lambda s, work, cache: 60)
+    monkeypatch.setattr(lab, "pilot_seed_step", lambda s, work, cache, seed: 60)
     monkeypatch.setattr(lab, "handed_over", lambda method, checkpoint: checkpoint)
     monkeypatch.setattr(lab, "finetune_unit", lambda config, s, work, cache:
                         calls.append((config.architecture, config.pretrained)))
