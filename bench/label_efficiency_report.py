@@ -40,6 +40,23 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def finetune_budget(result: dict) -> str:
+    """Where the fine-tuning rows' step budget came from: the pilots' median early stop or a fixed one."""
+    p, budget = result["protocol"], result["finetune_budget"]
+    crops = f"batch {p['finetune_batch']} x {p['finetune_patch']} px random crops"
+    if not budget["pilot_best_steps"]:
+        return f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), fixed by `--finetune-steps`."
+    return (f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), the median early stop of from-scratch "
+            f"DeepLabV3+ pilots on {p['pilot_labels']} labelled images (seeds {p['pilot_seeds']}: best validation "
+            f"at steps {budget['pilot_best_steps']}); every run exports its best-validation checkpoint.")
+
+
+def stage_times(result: dict) -> str:
+    """Wall time of the stages (minutes), as the run measured them."""
+    stages = ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in result["stage_seconds"].items())
+    return f"Wall time: {stages}."
+
+
 def generated(result: dict) -> str:
     """The generated block: command, protocol summary and the table."""
     p = result["protocol"]
@@ -59,6 +76,8 @@ def generated(result: dict) -> str:
              "Baselines: the probe's is the same network at random init with BatchNorm recalibrated on the "
              "same images; fine-tuning's is the same architecture from scratch (HRNet for Diff-HRNet). "
              "delta = mean of the paired differences (mIoU points), SE = their standard error.", ""]
+    lines += [finetune_budget(result), ""] if result.get("finetune_budget") else []
+    lines += [stage_times(result), ""] if result.get("stage_seconds") else []
     lines += table(result["rows"]) if result["rows"] else ["(no rows: see the log)"]
     return "\n".join(lines + ["", END])
 

@@ -46,6 +46,17 @@ def test_docs_keep_the_hand_written_reading(tmp_path):
     result["rows"][0]["pretrain_steps"] = 800
     write_markdown(page, result)
     assert "| probe | sdcluster | teacher | 1 | 0.5 of 800 steps |" in page.read_text()
+    assert "Fine-tuning:" not in page.read_text()                # no fine-tuning readout, no budget line
+    result["protocol"].update(finetune_batch=8, finetune_patch=128, pilot_labels=4, pilot_seeds=[0, 1, 2])
+    result.update(finetune_budget={"steps": 150, "pilot_best_steps": [100, 225, 150]},
+                  stage_seconds={"pretraining": 1500.0, "probe and fine-tuning units": 3000.0})
+    write_markdown(page, result)
+    text = page.read_text()
+    assert "Fine-tuning: 150 optimiser steps" in text and "at steps [100, 225, 150]" in text
+    assert "Wall time: pretraining 25 min, probe and fine-tuning units 50 min." in text
+    result["finetune_budget"] = {"steps": 100, "pilot_best_steps": []}
+    write_markdown(page, result)
+    assert "fixed by `--finetune-steps`" in page.read_text()
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
