@@ -22,6 +22,8 @@ import math
 import sys
 from pathlib import Path
 
+from training.paired import paired_difference  # the gain (mean, SE) every results row reports
+
 # "steps" is a fine-tuning row's optimiser budget (probe rows have none): rows fine-tuned for
 # 100 and for 225 steps are two measurements, not one measured twice
 ROW_KEY = ("method", "variant", "readout", "labels", "pretrain_fraction", "pretrain_steps", "steps")
@@ -40,8 +42,6 @@ def paired(row: dict, seeds: list[int]) -> tuple[list[float], list[float]]:
 
 def compare_rows(a: dict, b: dict, within: float = 2.0) -> dict | None:
     """One comparison record of two matched rows, or None when they share no seed."""
-    from training.probe import paired_difference  # the gain (mean, SE) every results row reports
-
     seeds = [s for s in a["seed_list"] if s in b["seed_list"]]
     if not seeds:
         return None

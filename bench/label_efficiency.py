@@ -61,6 +61,7 @@ from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, score
 from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 from bench.unit_pool import worker_pool
+from training.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL_POOL_TILES = (1, 3, 4, 5)
@@ -515,8 +516,6 @@ def compute_units(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
 def row(method: str, variant: str, readout: str, labels: int, fraction: float, baseline: str,
         runs: list[dict], seeds: list[int]) -> dict:
     """One results.json row: paired mean difference and its standard error."""
-    from training.probe import paired_difference
-
     values = np.array([r["value"] for r in runs], dtype=float)
     base = np.array([r["baseline"] for r in runs], dtype=float)
     delta_mean, se = paired_difference(values, base)

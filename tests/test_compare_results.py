@@ -2,7 +2,7 @@
 import json
 
 from bench.compare_results import compare, main
-from training.probe import paired_difference
+from training.paired import paired_difference
 
 
 def _row(values, baseline, seeds=(0, 1, 2), labels=1, steps=400):
@@ -58,3 +58,13 @@ def test_main_prints_json_and_names_an_unreadable_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["agree"] == 1
     assert main([str(path), str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_reading_results_imports_no_torch():
+    """compare_results reads JSON: the paired gain lives in numpy-only training/paired.py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, bench.compare_results; raise SystemExit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0

@@ -35,6 +35,7 @@ from engine.metrics import confusion_matrix, scores_from_confusion
 from engine.progress import RunFeedback
 from training.checkpoint import Checkpoint, CheckpointError
 from training.data.rasters import Normalization, bands_to_read, compute_normalization
+from training.paired import paired_difference
 from training.probe_config import ProbeConfig
 from training.probe_data import (
     MARGIN,
@@ -367,13 +368,6 @@ def _class_iou(cms: list[np.ndarray]) -> list[float | None]:
     present = cms[0].sum(axis=1) > 0
     means = 100.0 * np.nan_to_num(per_seed).mean(axis=0)
     return [float(m) if p else None for m, p in zip(means, present)]
-
-
-def paired_difference(values: list[float], baseline: list[float]) -> tuple[float, float | None]:
-    """Mean and standard error of the paired differences ``values[i] - baseline[i]``."""
-    diffs = np.asarray(values, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
-    se = float(diffs.std(ddof=1) / math.sqrt(diffs.size)) if diffs.size > 1 else None
-    return float(diffs.mean()), se
 
 
 def _result(config, checkpoint, spec: ExtractorSpec, channels: int, names, pretrained_cms, random_cms, fitted,
