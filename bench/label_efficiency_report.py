@@ -52,9 +52,11 @@ def finetune_budget(result: dict) -> str:
 
 
 def stage_times(result: dict) -> str:
-    """Wall time of the stages (minutes), as the run measured them."""
-    stages = ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in result["stage_seconds"].items())
-    return f"Wall time: {stages}."
+    """Wall time of the stages (minutes), as the run measured them; a stage under a minute read
+    its units from the work folder (a rerun), which the line says rather than report 0 min."""
+    stages = ", ".join(f"{name} {seconds / 60:.0f} min" if seconds >= 60 else f"{name}: from the work folder"
+                       for name, seconds in result["stage_seconds"].items())
+    return f"Wall time of this invocation: {stages}."
 
 
 def generated(result: dict) -> str:

@@ -53,7 +53,10 @@ def test_docs_keep_the_hand_written_reading(tmp_path):
     write_markdown(page, result)
     text = page.read_text()
     assert "Fine-tuning: 150 optimiser steps" in text and "at steps [100, 225, 150]" in text
-    assert "Wall time: pretraining 25 min, probe and fine-tuning units 50 min." in text
+    assert "Wall time of this invocation: pretraining 25 min, probe and fine-tuning units 50 min." in text
+    result["stage_seconds"]["pretraining"] = 1.0       # snapshots already in the work folder
+    write_markdown(page, result)
+    assert "pretraining: from the work folder, probe and fine-tuning units 50 min." in page.read_text()
     result["finetune_budget"] = {"steps": 100, "pilot_best_steps": []}
     write_markdown(page, result)
     assert "fixed by `--finetune-steps`" in page.read_text()
