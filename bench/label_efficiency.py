@@ -14,10 +14,10 @@ probe 4x slower); budgets are nested (the 1-image subset of a seed is the first 
 
 Pretraining: one run per method of a fixed number of optimiser steps (CPU-sized), with the
 checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`). The
-published protocol (``--preset full``) also gives each method one longer run
+full protocol (``--preset full``) also gives each method one longer run
 (``longer_pretraining``), probed with its own snapshots at the trend label budgets and
-fine-tuned at the pilot's budget (``pilot_labels``), and fine-tunes at 1, 4 and 16 images with
-5 seeds.
+fine-tuned at the pilot's label budget (``pilot_labels``), and fine-tunes at 1, 4 and 16
+images with 5 seeds (the default: 1 and 4 images, 3 seeds).
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -28,11 +28,12 @@ Readouts:
   Rows: grass, sdcluster (teacher and student encoders), diffusion (denoiser features vs
   the same UNet at random init).
 - ``finetune``: DeepLabV3+ (GraSS, SDCluster) vs the same network from scratch, Diff-HRNet
-  vs HRNet, trained for a step budget fixed by a from-scratch pilot (>= 3 seeds); test mIoU
+  vs HRNet, trained for a step budget fixed by from-scratch pilots (the median early stop of
+  ``pilot_seeds``; >= 3 fine-tuning seeds); test mIoU
   through the shipped path (ONNX export, engine segmentation, engine evaluation).
 
-    python -m bench.label_efficiency                      # default protocol (see Settings), ~2.6 h on 2 AVX2 cores
-    python -m bench.label_efficiency --preset full        # the published protocol (hours)
+    python -m bench.label_efficiency                      # default protocol (see Settings), ~106 min on 2 AVX-512 cores
+    python -m bench.label_efficiency --preset full        # every readout, longer runs (hours)
     python -m bench.label_efficiency --readouts probe     # probe readout only
     python -m bench.label_efficiency --quick              # smoke run (minutes)
     python -m bench.label_efficiency --device cuda --preset gpu
@@ -116,7 +117,7 @@ QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], pilot_see
              pretrain_steps={"grass": 16, "sdcluster": 16, "diffusion": 16}, pretrain_batch=8, pretrain_patch=64,
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20,
              longer_pretraining={}, mode="quick")
-# the protocol behind the published docs/results.md: the default one plus fine-tuning at 16 images,
+# every readout: the default protocol plus fine-tuning at 16 images,
 # 5 fine-tuning seeds and the longer runs (hours on 2 cores)
 FULL = dict(finetune_labels=[1, 4, 16], finetune_seeds=[0, 1, 2, 3, 4],
             longer_pretraining={"grass": 800, "sdcluster": 800, "diffusion": 1600}, mode="full")
@@ -385,7 +386,7 @@ def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
 
     One budget for every label count, so the rows of a seed differ in labels and pretraining
     only. The median of several seeds, not one seed's early stop: a single validation curve
-    has spikes (the published table's pilot stopped at 100 steps on one CPU, at 225 on another),
+    has spikes (the 2026-12-02 table's pilot stopped at 100 steps on one CPU, at 225 on another),
     and one spike would set the length of every fine-tuning run.
     """
     if s.finetune_steps:
@@ -533,7 +534,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
     p.add_argument("--preset", choices=["cpu", "full", "gpu"], default="cpu",
-                   help="cpu: the default protocol; full: the published one (adds fine-tuning at 16 images, "
+                   help="cpu: the default protocol; full: every readout (adds fine-tuning at 16 images, "
                         "5 fine-tuning seeds and the longer runs; hours); gpu: GPU-sized budgets (with --device cuda)")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(METHODS)}")
     p.add_argument("--readouts", help="comma-separated: probe, finetune")
@@ -553,7 +554,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                                          "fine-tuning budget (default 0,1,2)")
     p.add_argument("--finetune-steps", type=int,
                    help="fix every fine-tuning run's optimiser steps instead of running the pilot, e.g. 100 to "
-                        "repeat the published table's budget (default: the pilot's early stop)")
+                        "repeat the 2026-12-02 table's budget (default: the median early stop of the pilots)")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
