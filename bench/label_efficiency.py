@@ -380,6 +380,11 @@ def pilot_seed_step(s: Settings, work: Path, cache: Cache, seed: int) -> int:
     return int(hit.get("best_step") or hit.get("steps") or s.finetune_max_steps)
 
 
+def pilot_best_steps(s: Settings, work: Path, cache: Cache) -> list[int]:
+    """Each pilot seed's early stop, in ``pilot_seeds`` order (cached after the first call)."""
+    return [pilot_seed_step(s, work, cache, seed) for seed in s.pilot_seeds]
+
+
 def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
     """Steps every fine-tuning run gets: the median early stop of from-scratch pilots on
     ``pilot_labels`` images (one per ``pilot_seeds``), within ``finetune_max_steps``.
@@ -392,7 +397,7 @@ def pilot_budget(s: Settings, work: Path, cache: Cache) -> int:
     if s.finetune_steps:
         log(f"fine-tuning budget fixed at {s.finetune_steps} steps (--finetune-steps): no pilot")
         return s.finetune_steps
-    best = [pilot_seed_step(s, work, cache, seed) for seed in s.pilot_seeds]
+    best = pilot_best_steps(s, work, cache)
     budget = int(np.median(best))
     log(f"pilot: scratch DeepLabV3+ on {s.pilot_labels} image(s) stopped improving at steps {best}: "
         f"budget {budget} (median)")
@@ -647,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if steps is not None:
         result["finetune_budget"] = {"steps": steps, "pilot_best_steps": [] if s.finetune_steps else
-                                     [pilot_seed_step(s, work, cache, seed) for seed in s.pilot_seeds]}
+                                     pilot_best_steps(s, work, cache)}
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_docs and s.mode != "quick":
