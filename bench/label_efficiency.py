@@ -16,8 +16,9 @@ Pretraining: one run per method of a fixed number of optimiser steps (CPU-sized)
 checkpoint kept at 1/4, 1/2 and the whole budget (:mod:`bench.pretrain_snapshots`). The
 full protocol (``--preset full``) also gives each method one longer run
 (``longer_pretraining``), probed with its own snapshots at the trend label budgets and
-fine-tuned at the pilot's label budget (``pilot_labels``), and fine-tunes at 1, 4 and 16
-images with 5 seeds (the default: 1 and 4 images, 3 seeds).
+fine-tuned at the smallest label budget and the pilot's (``pilot_labels``), and fine-tunes at
+1, 4 and 16 images with 5 seeds (the default: 1 and 4 images, 3 seeds). ``--pretrain-steps``
+sets a method's budget instead (e.g. the longer runs alone, fine-tuned at every budget).
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -35,6 +36,8 @@ Readouts:
     python -m bench.label_efficiency                      # default protocol (see Settings), ~106 min on 2 AVX-512 cores
     python -m bench.label_efficiency --preset full        # every readout, longer runs (hours)
     python -m bench.label_efficiency --readouts probe     # probe readout only
+    python -m bench.label_efficiency --methods grass,sdcluster --readouts finetune \
+        --pretrain-steps grass=800,sdcluster=800 --no-docs   # fine-tuning from twice the pretraining
     python -m bench.label_efficiency --quick              # smoke run (minutes)
     python -m bench.label_efficiency --device cuda --preset gpu
 
@@ -188,8 +191,11 @@ class PretrainRun:
     longer: bool = False
 
     def output(self, work: Path) -> Path:
-        """Its checkpoint; the snapshots lie beside it (a longer run's name carries its budget)."""
-        return work / (f"{self.method}_{self.steps}steps.pt" if self.longer else f"{self.method}.pt")
+        """Its checkpoint; the snapshots lie beside it. A run at another budget than the CPU
+        default (a longer run, or ``--pretrain-steps``) carries its steps in its name, so one
+        800-step run is the same file whichever option asked for it and is trained once."""
+        default = not self.longer and self.steps == Settings().pretrain_steps.get(self.method)
+        return work / (f"{self.method}.pt" if default else f"{self.method}_{self.steps}steps.pt")
 
 
 def pretrain_runs(s: Settings) -> list[PretrainRun]:
@@ -432,8 +438,10 @@ def handed_over(method: str, checkpoint: Path) -> Path:
 
 def finetune_plan(s: Settings) -> list[tuple[PretrainRun, list[int]]]:
     """The label budgets each run is fine-tuned at: all of ``finetune_labels`` for a default
-    run, the pilot's for a longer one (does its probe gain carry over to fine-tuning?)."""
-    return [(run, [s.pilot_labels] if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
+    run; for a longer one the smallest (where the issue's targets are read) and the pilot's
+    (does its probe gain carry over to fine-tuning?)."""
+    longer = sorted({min(s.finetune_labels), s.pilot_labels})
+    return [(run, longer if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
 
 
 def finetune_pairs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], steps: int):
@@ -567,6 +575,10 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
                    help="an extra, longer run per method, probed with its trend at --trend-labels (else the "
                         "smallest budget), e.g. sdcluster=800 (default sdcluster=800,diffusion=1600; none: no "
                         "longer run)")
+    p.add_argument("--pretrain-steps",
+                   help="the pretraining budget of some methods instead of the default (grass=400,sdcluster=400,"
+                        "diffusion=800), e.g. grass=800,sdcluster=800 to fine-tune from the longer runs at every "
+                        "fine-tuned label budget without pretraining the default ones")
     p.add_argument("--work-dir", default=str(REPO / ".bench" / "label_efficiency"))
     p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
@@ -583,12 +595,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     if args.longer_pretraining == "none":
         s.longer_pretraining = {}
     elif args.longer_pretraining:
-        try:
-            pairs = [item.split("=") for item in args.longer_pretraining.split(",") if item.strip()]
-            s.longer_pretraining = {name.strip(): int(steps) for name, steps in pairs}
-        except ValueError:
-            p.error(f"--longer-pretraining: give method=steps pairs, e.g. sdcluster=800, "
-                    f"got {args.longer_pretraining!r}")
+        s.longer_pretraining = method_steps(p, "--longer-pretraining", args.longer_pretraining)
+    if args.pretrain_steps:
+        s.pretrain_steps = {**s.pretrain_steps, **method_steps(p, "--pretrain-steps", args.pretrain_steps)}
     if args.device:
         s.device = args.device
     if args.pilot_labels is not None:
@@ -606,13 +615,25 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     s.available_only = args.available_snapshots
     s.trend_all_labels = s.trend_all_labels or args.trend_all_labels
     unknown = (sorted(set(s.methods) - set(METHODS)) + sorted(set(s.readouts) - {"probe", "finetune"})
-               + sorted(set(s.longer_pretraining) - set(METHODS)))
+               + sorted((set(s.longer_pretraining) | set(s.pretrain_steps)) - set(METHODS)))
     if unknown:
         p.error(f"unknown method or readout: {', '.join(unknown)}")
     s.finetune_labels = [n for n in s.finetune_labels if n in s.label_images] or [min(s.label_images)]
     if s.pilot_labels not in s.label_images:
         s.pilot_labels = min(s.finetune_labels)
     return s, args
+
+
+def method_steps(p: argparse.ArgumentParser, option: str, text: str) -> dict[str, int]:
+    """``grass=800,sdcluster=800`` as {method: steps}; a malformed pair stops with the option's name."""
+    try:
+        pairs = [item.split("=") for item in text.split(",") if item.strip()]
+        steps = {name.strip(): int(value) for name, value in pairs}
+    except ValueError:
+        p.error(f"{option}: give method=steps pairs, e.g. sdcluster=800, got {text!r}")
+    if any(value < 1 for value in steps.values()):
+        p.error(f"{option}: give at least 1 optimiser step per method, got {text!r}")
+    return steps
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,9 +234,29 @@ def test_longer_pretraining_runs_first_so_two_workers_end_together():
     assert order[:2] == [("grass", 800), ("sdcluster", 800)] and order[-1] == ("diffusion", 800)
 
 
-def test_longer_runs_are_fine_tuned_at_the_smallest_fine_tuning_budget_only():
+def test_longer_runs_are_fine_tuned_at_the_smallest_budget_and_the_pilots():
+    """The targets are read at the smallest label budget: a longer run is fine-tuned there too,
+    not only at the pilot's 4 images."""
     s, _ = lab.parse(["--preset", "full"])
     plan = {(run.method, run.steps): budgets for run, budgets in lab.finetune_plan(s)}
     every = [1, 4, 16]
     assert plan == {("grass", 400): every, ("sdcluster", 400): every, ("diffusion", 800): every,
-                    ("grass", 800): [4], ("sdcluster", 800): [4], ("diffusion", 1600): [4]}
+                    ("grass", 800): [1, 4], ("sdcluster", 800): [1, 4], ("diffusion", 1600): [1, 4]}
+
+
+def test_pretrain_steps_sets_a_budget_and_names_the_run_by_it(tmp_path):
+    """--pretrain-steps replaces a method's default budget; the run is named by its steps, so it
+    is the same file as the longer run of that budget (trained once), and fine-tuned at every
+    fine-tuned label budget like any default run."""
+    s, _ = lab.parse(["--methods", "grass,sdcluster", "--pretrain-steps", "grass=800", "--longer-pretraining",
+                      "sdcluster=800"])
+    assert s.pretrain_steps == {"grass": 800, "sdcluster": 400, "diffusion": 800}
+    runs = {(run.method, run.longer): run for run in lab.pretrain_runs(s)}
+    assert runs["grass", False].output(tmp_path).name == "grass_800steps.pt"
+    assert runs["sdcluster", False].output(tmp_path).name == "sdcluster.pt"
+    assert runs["sdcluster", True].output(tmp_path).name == "sdcluster_800steps.pt"
+    plan = {(run.method, run.longer): budgets for run, budgets in lab.finetune_plan(s)}
+    assert plan == {("grass", False): [1, 4], ("sdcluster", False): [1, 4], ("sdcluster", True): [1, 4]}
+    for bad in ("grass:800", "grass=0", "segformer=800"):
+        with pytest.raises(SystemExit):
+            lab.parse(["--pretrain-steps", bad])
