@@ -541,8 +541,8 @@ def row(method: str, variant: str, readout: str, labels: int, fraction: float, b
 
 
 # ----------------------------------------------------------------------------- main
-def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
-    """Settings from a preset plus command-line overrides."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: a preset and the overrides of its Settings."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (minutes)")
@@ -583,6 +583,12 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     p.add_argument("--json", default=str(REPO / "docs" / "results.json"), help="results file (the contract)")
     p.add_argument("--docs", default=str(REPO / "docs" / "results.md"))
     p.add_argument("--no-docs", action="store_true", help="write neither docs/results.json nor docs/results.md")
+    return p
+
+
+def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
+    """Settings from a preset plus command-line overrides."""
+    p = build_parser()
     args = p.parse_args(argv)
     preset = QUICK if args.quick else {"gpu": GPU, "full": FULL}.get(args.preset, {})
     s = Settings(**preset)
