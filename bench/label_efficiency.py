@@ -18,7 +18,9 @@ full protocol (``--preset full``) also gives each method one longer run
 (``longer_pretraining``), probed with its own snapshots at the trend label budgets and
 fine-tuned at the smallest label budget and the pilot's (``pilot_labels``), and fine-tunes at
 1, 4 and 16 images with 5 seeds (the default: 1 and 4 images, 3 seeds). ``--pretrain-steps``
-sets a method's budget instead (e.g. the longer runs alone, fine-tuned at every budget).
+sets a method's budget instead (e.g. the longer runs alone, fine-tuned at every budget);
+``--encoder-lr-scale`` the learning-rate multiple of a pretrained encoder when fine-tuning
+(ENCODER_LR_SCALE, 0.1), paired with the same from-scratch runs whatever the scale.
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -108,6 +110,8 @@ class Settings:
     finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
                                          # export tiles at the patch size, so train and test geometry agree
     finetune_batch: int = 8
+    encoder_lr_scale: float = 0.1        # a pretrained encoder's LR multiple (FinetuneConfig's default);
+                                         # the from-scratch baselines train every layer at the full rate
     device: str = "cpu"
     workers: int = 2                     # units run side by side in this many processes (bench/unit_pool.py)
     threads: int = 1                     # torch threads of each worker
@@ -345,10 +349,13 @@ def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps
     from training.finetune_config import FinetuneConfig
 
     images, labels = label_subset(seed, n)
+    # a scratch run keeps the dataclass default (unused without PRETRAINED): its cache key, and so
+    # the baseline every encoder scale is paired with, stays one run
+    scale = {"encoder_lr_scale": s.encoder_lr_scale} if pretrained else {}
     return FinetuneConfig(images=images, labels=labels, class_names=CLASS_NAMES, class_colors=CLASS_COLORS,
                           architecture=architecture, backbone="resnet18", pretrained=pretrained, steps=steps,
                           batch_size=s.finetune_batch, patch_size=s.finetune_patch, seed=seed, device=s.device,
-                          early_stopping_patience=patience)
+                          early_stopping_patience=patience, **scale)
 
 
 def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
@@ -568,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-steps", type=int,
                    help="fix every fine-tuning run's optimiser steps instead of running the pilot, e.g. 100 to "
                         "repeat the 2026-12-02 table's budget (default: the median early stop of the pilots)")
+    p.add_argument("--encoder-lr-scale", type=float,
+                   help="learning-rate multiple of a pretrained encoder when fine-tuning (ENCODER_LR_SCALE, "
+                        "default 0.1); the from-scratch baselines are unchanged")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
@@ -612,6 +622,10 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         if args.finetune_steps < 1:
             p.error(f"--finetune-steps: give at least 1 optimiser step, got {args.finetune_steps}")
         s.finetune_steps = args.finetune_steps
+    if args.encoder_lr_scale is not None:
+        if not 0.0 < args.encoder_lr_scale <= 10.0:
+            p.error(f"--encoder-lr-scale: give a multiple in (0, 10], e.g. 0.3, got {args.encoder_lr_scale}")
+        s.encoder_lr_scale = args.encoder_lr_scale
     if args.threads is not None:
         s.threads = args.threads
     if args.workers is not None:

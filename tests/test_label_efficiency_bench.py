@@ -260,3 +260,20 @@ def test_pretrain_steps_sets_a_budget_and_names_the_run_by_it(tmp_path):
     for bad in ("grass:800", "grass=0", "segformer=800"):
         with pytest.raises(SystemExit):
             lab.parse(["--pretrain-steps", bad])
+
+
+def test_encoder_lr_scale_changes_the_pretrained_runs_only():
+    """--encoder-lr-scale reaches the fine-tuning of a pretrained network; its from-scratch
+    baseline keeps one configuration (one cache key) whatever the scale, so every scale is
+    paired with the same scratch runs."""
+    default, _ = lab.parse([])
+    scaled, _ = lab.parse(["--encoder-lr-scale", "1.0"])
+    assert default.encoder_lr_scale == 0.1 and scaled.encoder_lr_scale == 1.0
+    pretrained = [lab.finetune_config("deeplabv3plus", "grass.pt", 1, 0, 200, s, patience=0) for s in (default, scaled)]
+    assert [c.encoder_lr_scale for c in pretrained] == [0.1, 1.0]
+    scratch = [lab.finetune_config("deeplabv3plus", "", 1, 0, 200, s, patience=0) for s in (default, scaled)]
+    assert lab.finetune_key(scratch[0]) == lab.finetune_key(scratch[1])
+    assert lab.finetune_key(pretrained[0]) != lab.finetune_key(pretrained[1])
+    for bad in ("0", "-1", "11"):
+        with pytest.raises(SystemExit):
+            lab.parse(["--encoder-lr-scale", bad])
