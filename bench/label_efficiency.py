@@ -67,6 +67,7 @@ from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, score
 from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 from bench.unit_pool import worker_pool
+from training.finetune_config import FinetuneConfig, check_encoder_lr_scale
 from training.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,8 +111,9 @@ class Settings:
     finetune_patch: int = 128            # CPU: a 256 px step costs 4x (~3 s at batch 8 on 2 cores); the
                                          # export tiles at the patch size, so train and test geometry agree
     finetune_batch: int = 8
-    encoder_lr_scale: float = 0.1        # a pretrained encoder's LR multiple (FinetuneConfig's default);
-                                         # the from-scratch baselines train every layer at the full rate
+    # a pretrained encoder's LR multiple (FinetuneConfig's default, read from it); the
+    # from-scratch baselines train every layer at the full rate
+    encoder_lr_scale: float = FinetuneConfig.encoder_lr_scale
     device: str = "cpu"
     workers: int = 2                     # units run side by side in this many processes (bench/unit_pool.py)
     threads: int = 1                     # torch threads of each worker
@@ -346,8 +348,6 @@ FINETUNE_ROWS = {"grass": ("deeplabv3plus", "deeplabv3plus"), "sdcluster": ("dee
 
 def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps: int, s: Settings, patience: int):
     """FinetuneConfig of one run: the labelled subset of ``seed``, ``steps`` optimiser steps."""
-    from training.finetune_config import FinetuneConfig
-
     images, labels = label_subset(seed, n)
     # a scratch run keeps the dataclass default (unused without PRETRAINED): its cache key, and so
     # the baseline every encoder scale is paired with, stays one run
@@ -623,8 +623,10 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
             p.error(f"--finetune-steps: give at least 1 optimiser step, got {args.finetune_steps}")
         s.finetune_steps = args.finetune_steps
     if args.encoder_lr_scale is not None:
-        if not 0.0 < args.encoder_lr_scale <= 10.0:
-            p.error(f"--encoder-lr-scale: give a multiple in (0, 10], e.g. 0.3, got {args.encoder_lr_scale}")
+        try:
+            check_encoder_lr_scale(args.encoder_lr_scale)
+        except ValueError as error:
+            p.error(f"--encoder-lr-scale: {error}")
         s.encoder_lr_scale = args.encoder_lr_scale
     if args.threads is not None:
         s.threads = args.threads

@@ -80,10 +80,7 @@ class FinetuneConfig:
         for name in ("steps", "patches_per_epoch", "validate_every", "early_stopping_patience", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.upper()} must be 0 or more, got {getattr(self, name)}")
-        if not 0.0 < self.encoder_lr_scale <= 10.0:
-            raise ValueError(
-                f"ENCODER_LR_SCALE must be in (0, 10], got {self.encoder_lr_scale} (0.1 = a tenth of LEARNING_RATE)"
-            )
+        check_encoder_lr_scale(self.encoder_lr_scale)
         if self.color_jitter < 0:
             raise ValueError(f"COLOR_JITTER must be 0 (off) or more, got {self.color_jitter}")
         if not 0.0 <= self.warmup_fraction < 1.0:
@@ -92,6 +89,13 @@ class FinetuneConfig:
             raise ValueError(f"LEARNING_RATE must be positive, got {self.learning_rate}")
         if not 0 <= self.ignore_index <= 255:
             raise ValueError(f"IGNORE_INDEX must be in 0..255, got {self.ignore_index}")
+
+
+def check_encoder_lr_scale(value: float) -> None:
+    """Raise ValueError unless ``value`` is a usable ENCODER_LR_SCALE: one rule for the
+    Processing form, the CLI and the benchmark, which check it before any run starts."""
+    if not 0.0 < value <= 10.0:
+        raise ValueError(f"ENCODER_LR_SCALE must be in (0, 10], got {value} (0.1 = a tenth of LEARNING_RATE)")
 
 
 def parse_classes(text: str | None) -> tuple[list[str], list[list[int]]]:
