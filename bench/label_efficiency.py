@@ -20,7 +20,9 @@ fine-tuned at the smallest label budget and the pilot's (``pilot_labels``), and 
 1, 4 and 16 images with 5 seeds (the default: 1 and 4 images, 3 seeds). ``--pretrain-steps``
 sets a method's budget instead (e.g. the longer runs alone, fine-tuned at every budget);
 ``--encoder-lr-scale`` the learning-rate multiple of a pretrained encoder when fine-tuning
-(ENCODER_LR_SCALE, 0.1), paired with the same from-scratch runs whatever the scale.
+(ENCODER_LR_SCALE, 0.1), paired with the same from-scratch runs whatever the scale;
+``--finetune-val-fraction 0`` trains the measured runs on every labelled block and exports their
+last state instead of the best-validation one (docs/results.md, eighth session).
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -67,7 +69,7 @@ from bench.dubai_split import CLASS_COLORS, CLASS_NAMES, DATA, TEST_TILES, score
 from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 from bench.unit_pool import worker_pool
-from training.finetune_config import FinetuneConfig, check_encoder_lr_scale
+from training.finetune_config import FinetuneConfig, check_encoder_lr_scale, check_val_fraction
 from training.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +116,10 @@ class Settings:
     # a pretrained encoder's LR multiple (FinetuneConfig's default, read from it); the
     # from-scratch baselines train every layer at the full rate
     encoder_lr_scale: float = FinetuneConfig.encoder_lr_scale
+    # share of the labelled blocks a measured run holds out for validation (FinetuneConfig's 0.2 by
+    # default); 0 trains on every labelled block and exports the last state. The pilots always hold
+    # out FinetuneConfig's share: their validation curve is what sets the step budget
+    finetune_val_fraction: float = FinetuneConfig.val_fraction
     device: str = "cpu"
     workers: int = 2                     # units run side by side in this many processes (bench/unit_pool.py)
     threads: int = 1                     # torch threads of each worker
@@ -346,8 +352,10 @@ FINETUNE_ROWS = {"grass": ("deeplabv3plus", "deeplabv3plus"), "sdcluster": ("dee
                  "diffusion": ("diff_hrnet", "hrnet")}
 
 
-def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps: int, s: Settings, patience: int):
-    """FinetuneConfig of one run: the labelled subset of ``seed``, ``steps`` optimiser steps."""
+def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps: int, s: Settings, patience: int,
+                    val_fraction: float):
+    """FinetuneConfig of one run: the labelled subset of ``seed``, ``steps`` optimiser steps,
+    ``val_fraction`` of its blocks held out (0: none, the last state is exported)."""
     images, labels = label_subset(seed, n)
     # a scratch run keeps the dataclass default (unused without PRETRAINED): its cache key, and so
     # the baseline every encoder scale is paired with, stays one run
@@ -355,7 +363,7 @@ def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps
     return FinetuneConfig(images=images, labels=labels, class_names=CLASS_NAMES, class_colors=CLASS_COLORS,
                           architecture=architecture, backbone="resnet18", pretrained=pretrained, steps=steps,
                           batch_size=s.finetune_batch, patch_size=s.finetune_patch, seed=seed, device=s.device,
-                          early_stopping_patience=patience, **scale)
+                          early_stopping_patience=patience, val_fraction=val_fraction, **scale)
 
 
 def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
@@ -379,7 +387,8 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
 def pilot_config(s: Settings, seed: int):
     """A from-scratch DeepLabV3+ pilot on ``pilot_labels`` images of ``seed``'s subset, early stopping
     (patience 4 validations) within ``finetune_max_steps``."""
-    return finetune_config("deeplabv3plus", "", s.pilot_labels, seed, s.finetune_max_steps, s, patience=4)
+    return finetune_config("deeplabv3plus", "", s.pilot_labels, seed, s.finetune_max_steps, s, patience=4,
+                           val_fraction=FinetuneConfig.val_fraction)
 
 
 def pilot_seed_step(s: Settings, work: Path, cache: Cache, seed: int) -> int:
@@ -463,7 +472,8 @@ def finetune_pairs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]],
         for n in budgets:
             for seed in s.finetune_seeds:
                 for which, arch, pretrained in (("value", architecture, str(start)), ("baseline", baseline_arch, "")):
-                    yield run, n, seed, which, finetune_config(arch, pretrained, n, seed, steps, s, patience=0)
+                    yield run, n, seed, which, finetune_config(arch, pretrained, n, seed, steps, s, patience=0,
+                                                                  val_fraction=s.finetune_val_fraction)
 
 
 def finetune_key(config) -> str:
@@ -578,6 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-lr-scale", type=float,
                    help="learning-rate multiple of a pretrained encoder when fine-tuning (ENCODER_LR_SCALE, "
                         "default 0.1); the from-scratch baselines are unchanged")
+    p.add_argument("--finetune-val-fraction", type=float,
+                   help="share of the labelled blocks each measured fine-tuning run holds out for validation "
+                        "(VAL_FRACTION, default 0.2); 0 trains on all of them and exports the last state (the "
+                        "pilots keep 0.2: their validation sets the step budget)")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
@@ -628,6 +642,12 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         except ValueError as error:
             p.error(f"--encoder-lr-scale: {error}")
         s.encoder_lr_scale = args.encoder_lr_scale
+    if args.finetune_val_fraction is not None:
+        try:
+            check_val_fraction(args.finetune_val_fraction)
+        except ValueError as error:
+            p.error(f"--finetune-val-fraction: {error}")
+        s.finetune_val_fraction = args.finetune_val_fraction
     if args.threads is not None:
         s.threads = args.threads
     if args.workers is not None:

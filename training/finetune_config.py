@@ -67,8 +67,7 @@ class FinetuneConfig:
             raise ValueError(f"CLASS_WEIGHTS: use one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weights!r}")
         if not 0.0 < self.label_fraction <= 1.0:
             raise ValueError(f"LABEL_FRACTION must be in (0, 1], got {self.label_fraction}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"VAL_FRACTION must be in [0, 1), got {self.val_fraction}")
+        check_val_fraction(self.val_fraction)
         for name in ("epochs", "batch_size", "patch_size", "split_block_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
@@ -96,6 +95,13 @@ def check_encoder_lr_scale(value: float) -> None:
     Processing form, the CLI and the benchmark, which check it before any run starts."""
     if not 0.0 < value <= 10.0:
         raise ValueError(f"ENCODER_LR_SCALE must be in (0, 10], got {value} (0.1 = a tenth of LEARNING_RATE)")
+
+
+def check_val_fraction(value: float) -> None:
+    """Raise ValueError unless ``value`` is a usable VAL_FRACTION (0 = no validation: train on
+    every labelled block and keep the last state); the benchmark checks it with the same rule."""
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"VAL_FRACTION must be in [0, 1), got {value}")
 
 
 def parse_classes(text: str | None) -> tuple[list[str], list[list[int]]]:
