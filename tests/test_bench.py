@@ -8,8 +8,9 @@ import sys
 import pytest
 from helpers import REPO
 
-AS_MODULES = ["cluster_map_quality", "compare_results", "deeplab_heads", "label_efficiency", "model_cost",
-              "pretrain_snapshots", "probe_one_image", "segment_throughput", "train_throughput", "vectorize_memory"]
+AS_MODULES = ["cluster_map_quality", "compare_results", "deeplab_heads", "label_efficiency", "last_vs_best",
+              "model_cost", "pretrain_snapshots", "probe_one_image", "segment_throughput", "train_throughput",
+              "vectorize_memory"]
 
 
 def _help(args: list[str]) -> subprocess.CompletedProcess:
