@@ -637,17 +637,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
             p.error(f"--finetune-steps: give at least 1 optimiser step, got {args.finetune_steps}")
         s.finetune_steps = args.finetune_steps
     if args.encoder_lr_scale is not None:
-        try:
-            check_encoder_lr_scale(args.encoder_lr_scale)
-        except ValueError as error:
-            p.error(f"--encoder-lr-scale: {error}")
-        s.encoder_lr_scale = args.encoder_lr_scale
+        s.encoder_lr_scale = checked(p, "--encoder-lr-scale", check_encoder_lr_scale, args.encoder_lr_scale)
     if args.finetune_val_fraction is not None:
-        try:
-            check_val_fraction(args.finetune_val_fraction)
-        except ValueError as error:
-            p.error(f"--finetune-val-fraction: {error}")
-        s.finetune_val_fraction = args.finetune_val_fraction
+        s.finetune_val_fraction = checked(p, "--finetune-val-fraction", check_val_fraction, args.finetune_val_fraction)
     if args.threads is not None:
         s.threads = args.threads
     if args.workers is not None:
@@ -664,6 +656,15 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     if s.pilot_labels not in s.label_images:
         s.pilot_labels = min(s.finetune_labels)
     return s, args
+
+
+def checked(p: argparse.ArgumentParser, option: str, check, value: float) -> float:
+    """``value`` once FinetuneConfig's own rule (``check``) accepts it; else a CLI error naming ``option``."""
+    try:
+        check(value)
+    except ValueError as error:
+        p.error(f"{option}: {error}")
+    return value
 
 
 def method_steps(p: argparse.ArgumentParser, option: str, text: str) -> dict[str, int]:
