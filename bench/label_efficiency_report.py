@@ -44,11 +44,14 @@ def finetune_budget(result: dict) -> str:
     """Where the fine-tuning rows' step budget came from: the pilots' median early stop or a fixed one."""
     p, budget = result["protocol"], result["finetune_budget"]
     crops = f"batch {p['finetune_batch']} x {p['finetune_patch']} px random crops"
+    held_out = p.get("finetune_val_fraction", 0.2)   # results written before the option held out 0.2
+    export = (f"every run holds out {held_out:g} of its labelled blocks and exports its best-validation checkpoint"
+              if held_out else "every run trains on all its labelled blocks and exports its last state")
     if not budget["pilot_best_steps"]:
-        return f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), fixed by `--finetune-steps`."
+        return f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), fixed by `--finetune-steps`; {export}."
     return (f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), the median early stop of from-scratch "
             f"DeepLabV3+ pilots on {p['pilot_labels']} labelled images (seeds {p['pilot_seeds']}: best validation "
-            f"at steps {budget['pilot_best_steps']}); every run exports its best-validation checkpoint.")
+            f"at steps {budget['pilot_best_steps']}); {export}.")
 
 
 def stage_times(result: dict) -> str:

@@ -53,6 +53,7 @@ def test_docs_keep_the_hand_written_reading(tmp_path):
     write_markdown(page, result)
     text = page.read_text()
     assert "Fine-tuning: 150 optimiser steps" in text and "at steps [100, 225, 150]" in text
+    assert "holds out 0.2 of its labelled blocks and exports its best-validation checkpoint" in text
     assert "Wall time of this invocation: pretraining 25 min, probe and fine-tuning units 50 min." in text
     result["stage_seconds"]["pretraining"] = 1.0       # snapshots already in the work folder
     write_markdown(page, result)
@@ -60,6 +61,9 @@ def test_docs_keep_the_hand_written_reading(tmp_path):
     result["finetune_budget"] = {"steps": 100, "pilot_best_steps": []}
     write_markdown(page, result)
     assert "fixed by `--finetune-steps`" in page.read_text()
+    result["protocol"]["finetune_val_fraction"] = 0.0   # --finetune-val-fraction 0
+    write_markdown(page, result)
+    assert "trains on all its labelled blocks and exports its last state" in page.read_text()
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
