@@ -25,14 +25,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.dubai_split import DATA
+from bench.label_efficiency import FINETUNE_ROWS
+from engine.atomic import atomic_write_text
 from training.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINE_ARCHITECTURE = {"deeplabv3plus": "deeplabv3plus", "diff_hrnet": "hrnet"}
+# the fine-tuned architecture -> its from-scratch baseline, as the benchmark pairs them
+BASELINE_ARCHITECTURE = dict(FINETUNE_ROWS.values())
 
 
 def run_dirs(work: Path) -> list[Path]:
@@ -67,11 +71,9 @@ def score_last_state(run: str, work: str) -> tuple[str, dict | None]:
     described = describe_run(folder)
     if described is None:
         return run, None
-    scratch = Path(work) / "last_state" / run
-    scratch.mkdir(parents=True, exist_ok=True)
-    onnx_path = export_checkpoint(folder / "model.pt.last.pt", scratch / "last.onnx")
-    described["last_miou"] = score_test_tiles(onnx_path, scratch, threads=1)
-    onnx_path.unlink()
+    with tempfile.TemporaryDirectory(prefix="last_state_") as scratch:
+        onnx_path = export_checkpoint(folder / "model.pt.last.pt", Path(scratch) / "last.onnx")
+        described["last_miou"] = score_test_tiles(onnx_path, Path(scratch), threads=1)
     return run, described
 
 
@@ -83,8 +85,7 @@ def score_missing(work: Path, workers: int) -> dict[str, dict | None]:
     with ProcessPoolExecutor(max(1, workers)) as pool:
         for run, scored in pool.map(score_last_state, todo, [str(work)] * len(todo)):
             scores[run] = scored
-            path.with_suffix(".tmp").write_text(json.dumps(scores, indent=1))
-            path.with_suffix(".tmp").replace(path)
+            atomic_write_text(path, json.dumps(scores, indent=1))
             print(f"{run}: {scored}", file=sys.stderr, flush=True)
     return scores
 
