@@ -286,20 +286,21 @@ def test_encoder_lr_scale_changes_the_pretrained_runs_only():
 
 
 def test_finetune_val_fraction_reaches_the_measured_runs_not_the_pilots(tmp_path):
-    """--finetune-val-fraction 0 trains the measured runs on every labelled block; the pilots keep
-    FinetuneConfig's held-out share, since their validation curve sets the step budget; the
-    default leaves every cache key as it was (0.2 is FinetuneConfig's own default)."""
-    default, _ = lab.parse([])
-    whole, _ = lab.parse(["--finetune-val-fraction", "0", "--methods", "grass", "--longer-pretraining", "none"])
-    assert default.finetune_val_fraction == lab.FinetuneConfig.val_fraction == 0.2
+    """By default the measured runs train on every labelled block (the last state is exported);
+    --finetune-val-fraction 0.2 holds out the product's share, and its cache keys are those of the
+    runs made before the default changed; the pilots keep FinetuneConfig's held-out share either
+    way, since their validation curve sets the step budget."""
+    whole, _ = lab.parse(["--methods", "grass", "--longer-pretraining", "none"])
+    held, _ = lab.parse(["--finetune-val-fraction", "0.2"])
     assert whole.finetune_val_fraction == 0.0
+    assert held.finetune_val_fraction == lab.FinetuneConfig.val_fraction == 0.2
     snapshots = {run: {1.0: tmp_path / "grass.pt"} for run in lab.pretrain_runs(whole)}
     configs = [config for *_, config in lab.finetune_pairs(whole, snapshots, 200)]
     assert configs and {c.val_fraction for c in configs} == {0.0}
-    assert lab.pilot_config(whole, 0).val_fraction == lab.pilot_config(default, 0).val_fraction == 0.2
-    plain = lab.finetune_config("deeplabv3plus", "", 1, 0, 200, default, patience=0,
-                                val_fraction=default.finetune_val_fraction)
-    assert plain.val_fraction == lab.FinetuneConfig().val_fraction   # the cached runs' keys hold
+    assert lab.pilot_config(whole, 0).val_fraction == lab.pilot_config(held, 0).val_fraction == 0.2
+    plain = lab.finetune_config("deeplabv3plus", "", 1, 0, 200, held, patience=0,
+                                val_fraction=held.finetune_val_fraction)
+    assert plain.val_fraction == lab.FinetuneConfig().val_fraction   # the earlier runs' keys hold
     for bad in ("-0.1", "1", "1.5"):
         with pytest.raises(SystemExit):
             lab.parse(["--finetune-val-fraction", bad])
