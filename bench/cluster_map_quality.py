@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.dubai_split import CLASS_NAMES, DATA, TEST_TILES, TRAIN_TILES, label_of, tile_pairs
+from engine.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,7 +126,7 @@ Per-class IoU (teacher): {', '.join(f'{k} {v:.2f}' for k, v in t['iou'].items())
 
 ![A Dubai test image beside its SDCluster cluster map]({PICTURE.name})
 """
-    doc.write_text(head + RESULTS_START + body + RESULTS_END + tail)
+    atomic_write_text(doc, head + RESULTS_START + body + RESULTS_END + tail)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

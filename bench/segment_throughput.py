@@ -232,9 +232,10 @@ def main() -> None:
         return
     if args.real:
         from bench.segment_real import real_report
+        from engine.atomic import atomic_write_text
 
         report = real_report(args, peak_rss)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
         return
     with tempfile.TemporaryDirectory(prefix="rsseg_bench_") as tmp:

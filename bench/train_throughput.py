@@ -54,6 +54,8 @@ from typing import Iterable, Sequence
 import torch
 import torch.nn.functional as F
 
+from engine.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 
 VARIANTS = ("default", "channels_last", "threads_1")
@@ -314,9 +316,7 @@ def write_json_key(path: Path, key: str, value: dict) -> None:
     """Set ``key`` of the JSON object in ``path`` (every other key kept; temp file + rename)."""
     data = json.loads(path.read_text()) if path.exists() else {}
     data[key] = value
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def main_real(args: argparse.Namespace, command: str) -> dict:
