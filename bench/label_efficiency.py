@@ -23,8 +23,8 @@ sets a method's budget instead (e.g. the longer runs alone, fine-tuned at every 
 (ENCODER_LR_SCALE, 0.1), paired with the same from-scratch runs whatever the scale.
 The measured fine-tuning runs train on every labelled block and export their last state
 (``--finetune-val-fraction 0``, the default); ``--finetune-val-fraction 0.2`` holds out the
-product's share and exports the best-validation state, as results before the ninth session did
-(docs/results.md, eighth session).
+product's share, and ``--finetune-keep-state best`` with it exports the best-validation state,
+as results before the ninth session did (docs/results.md, eighth session).
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -72,7 +72,7 @@ from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 from bench.unit_pool import worker_pool
 from engine.atomic import atomic_write_text
-from training.finetune_config import FinetuneConfig, check_encoder_lr_scale, check_val_fraction
+from training.finetune_config import KEEP_STATES, FinetuneConfig, check_encoder_lr_scale, check_val_fraction
 from training.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,6 +126,10 @@ class Settings:
     # (docs/results.md, eighth session). The pilots always hold out FinetuneConfig's share: their
     # validation curve is what sets the step budget
     finetune_val_fraction: float = 0.0
+    # the state each fine-tuning run exports (KEEP_STATE, FinetuneConfig's default "auto": the last
+    # state, since the measured runs never stop early); "best" with a held-out share repeats the
+    # best-validation exports of the results before the ninth session
+    finetune_keep_state: str = FinetuneConfig.keep_state
     device: str = "cpu"
     workers: int = 2                     # units run side by side in this many processes (bench/unit_pool.py)
     threads: int = 1                     # torch threads of each worker
@@ -369,7 +373,8 @@ def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps
     return FinetuneConfig(images=images, labels=labels, class_names=CLASS_NAMES, class_colors=CLASS_COLORS,
                           architecture=architecture, backbone="resnet18", pretrained=pretrained, steps=steps,
                           batch_size=s.finetune_batch, patch_size=s.finetune_patch, seed=seed, device=s.device,
-                          early_stopping_patience=patience, val_fraction=val_fraction, **scale)
+                          early_stopping_patience=patience, val_fraction=val_fraction,
+                          keep_state=s.finetune_keep_state, **scale)
 
 
 def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
@@ -596,9 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "default 0.1); the from-scratch baselines are unchanged")
     p.add_argument("--finetune-val-fraction", type=float,
                    help="share of the labelled blocks each measured fine-tuning run holds out for validation "
-                        "(VAL_FRACTION, default 0: train on all of them and export the last state); e.g. 0.2, "
-                        "the product's default, exports the best-validation state (the pilots always hold out "
-                        "0.2: their validation sets the step budget)")
+                        "(VAL_FRACTION, default 0: train on all of them); e.g. 0.2, the product's default (the "
+                        "pilots always hold out 0.2: their validation sets the step budget)")
+    p.add_argument("--finetune-keep-state", choices=KEEP_STATES,
+                   help="the state each fine-tuning run exports (KEEP_STATE, default auto: the last one, as the "
+                        "measured runs never stop early); best with --finetune-val-fraction 0.2 repeats the "
+                        "best-validation exports of the results before the ninth session")
     p.add_argument("--trend-labels", help="comma-separated label budgets that also get the 1/4 and 1/2 snapshots")
     p.add_argument("--trend-all-labels", action="store_true",
                    help="probe the 1/4 and 1/2 snapshots at every label budget, not only the smallest")
@@ -647,6 +655,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         s.encoder_lr_scale = checked(p, "--encoder-lr-scale", check_encoder_lr_scale, args.encoder_lr_scale)
     if args.finetune_val_fraction is not None:
         s.finetune_val_fraction = checked(p, "--finetune-val-fraction", check_val_fraction, args.finetune_val_fraction)
+    if args.finetune_keep_state is not None:
+        s.finetune_keep_state = args.finetune_keep_state
     if args.threads is not None:
         s.threads = args.threads
     if args.workers is not None:

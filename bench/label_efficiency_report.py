@@ -47,8 +47,14 @@ def finetune_budget(result: dict) -> str:
     p, budget = result["protocol"], result["finetune_budget"]
     crops = f"batch {p['finetune_batch']} x {p['finetune_patch']} px random crops"
     held_out = p.get("finetune_val_fraction", 0.2)   # results written before the option held out 0.2
-    export = (f"every run holds out {held_out:g} of its labelled blocks and exports its best-validation checkpoint"
-              if held_out else "every run trains on all its labelled blocks and exports its last state")
+    kept = p.get("finetune_keep_state", "best")       # ... and exported the best-validation state
+    if not held_out:
+        export = "every run trains on all its labelled blocks and exports its last state"
+    elif kept == "best":
+        export = f"every run holds out {held_out:g} of its labelled blocks and exports its best-validation checkpoint"
+    else:
+        export = (f"every run holds out {held_out:g} of its labelled blocks (validation logged) and exports its "
+                  f"last state (KEEP_STATE {kept})")
     if not budget["pilot_best_steps"]:
         return f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), fixed by `--finetune-steps`; {export}."
     return (f"Fine-tuning: {budget['steps']} optimiser steps ({crops}), the median early stop of from-scratch "

@@ -372,303 +372,333 @@ CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANT
 <context>
     <name>FinetuneAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="175"/>
+        <location filename="../plugin/algorithms/finetune.py" line="184"/>
         <source>Fine-tune a segmentation model</source>
         <translation>微调分割模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="232"/>
+        <location filename="../plugin/algorithms/finetune.py" line="242"/>
         <source>Image rasters</source>
         <translation>影像栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="234"/>
+        <location filename="../plugin/algorithms/finetune.py" line="244"/>
         <source>Labels (class raster or polygon layer)</source>
         <translation>标注（类别栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="237"/>
+        <location filename="../plugin/algorithms/finetune.py" line="247"/>
         <source>Class field (polygon labels)</source>
         <translation>类别字段（面标注）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="240"/>
+        <location filename="../plugin/algorithms/finetune.py" line="250"/>
         <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
         <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="96"/>
+        <location filename="../plugin/algorithms/finetune.py" line="98"/>
         <source>Pretrained checkpoint (optional)</source>
         <translation>预训练检查点（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="48"/>
+        <location filename="../plugin/algorithms/finetune.py" line="50"/>
         <source>Architecture</source>
         <translation>网络结构</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="52"/>
+        <location filename="../plugin/algorithms/finetune.py" line="54"/>
         <source>Backbone (deeplabv3plus)</source>
         <translation>骨干网络（deeplabv3plus）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="68"/>
+        <location filename="../plugin/algorithms/finetune.py" line="70"/>
         <source>Batch size</source>
         <translation>批大小</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="71"/>
+        <location filename="../plugin/algorithms/finetune.py" line="73"/>
         <source>Patch size (pixels, multiple of 16)</source>
         <translation>图块大小（像元，16 的倍数）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="75"/>
+        <location filename="../plugin/algorithms/finetune.py" line="77"/>
         <source>Learning rate</source>
         <translation>学习率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="219"/>
+        <location filename="../plugin/algorithms/finetune.py" line="229"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="118"/>
+        <location filename="../plugin/algorithms/finetune.py" line="127"/>
         <source>Share of blocks held out for validation</source>
         <translation>留作验证的区块比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="122"/>
+        <location filename="../plugin/algorithms/finetune.py" line="131"/>
         <source>Validation block size (pixels)</source>
         <translation>验证区块大小（像元）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="126"/>
+        <location filename="../plugin/algorithms/finetune.py" line="135"/>
         <source>Class weights</source>
         <translation>类别权重</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="130"/>
+        <location filename="../plugin/algorithms/finetune.py" line="139"/>
         <source>Freeze the encoder (linear probing)</source>
         <translation>冻结编码器（线性探测）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="103"/>
+        <location filename="../plugin/algorithms/finetune.py" line="105"/>
         <source>Weight decay</source>
         <translation>权重衰减</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="138"/>
+        <location filename="../plugin/algorithms/finetune.py" line="147"/>
         <source>Random seed</source>
         <translation>随机种子</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="223"/>
+        <location filename="../plugin/algorithms/finetune.py" line="233"/>
         <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="225"/>
+        <location filename="../plugin/algorithms/finetune.py" line="235"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="227"/>
+        <location filename="../plugin/algorithms/finetune.py" line="237"/>
         <source>Output ONNX model (optional)</source>
         <translation>输出 ONNX 模型（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="357"/>
-        <source>exporting the best model to ONNX</source>
-        <translation>正在将最佳模型导出为 ONNX</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="352"/>
+        <location filename="../plugin/algorithms/finetune.py" line="362"/>
         <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
         <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="48"/>
+        <location filename="../plugin/algorithms/finetune.py" line="50"/>
         <source>deeplabv3plus: ResNet encoder + ASPP (GraSS/SDCluster checkpoints); hrnet: from scratch; diff_hrnet: HRNet fused with a diffusion checkpoint&apos;s denoiser.</source>
         <translation>deeplabv3plus：ResNet 编码器 + ASPP（用于 GraSS/SDCluster 检查点）；hrnet：从头训练；diff_hrnet：与扩散检查点去噪器融合的 HRNet。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="52"/>
+        <location filename="../plugin/algorithms/finetune.py" line="54"/>
         <source>ResNet depth of the DeepLabV3+ encoder; must match a pretrained encoder.</source>
         <translation>DeepLabV3+ 编码器的 ResNet 深度；必须与预训练编码器一致。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="56"/>
+        <location filename="../plugin/algorithms/finetune.py" line="58"/>
         <source>DeepLabV3+ head</source>
         <translation>DeepLabV3+ 头部</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="56"/>
+        <location filename="../plugin/algorithms/finetune.py" line="58"/>
         <source>separable: depthwise-separable ASPP and decoder convolutions (as published); dense: plain 3x3 convolutions.</source>
         <translation>separable：ASPP 和解码器使用深度可分离卷积（与论文一致）；dense：普通 3x3 卷积。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="60"/>
+        <location filename="../plugin/algorithms/finetune.py" line="62"/>
         <source>Training steps</source>
         <translation>训练步数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="60"/>
+        <location filename="../plugin/algorithms/finetune.py" line="62"/>
         <source>Optimiser steps in all: the length of the run. 0 = EPOCHS x the steps of one epoch.</source>
         <translation>优化器总步数，即训练的长度。0 = EPOCHS × 每轮步数。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="64"/>
+        <location filename="../plugin/algorithms/finetune.py" line="66"/>
         <source>Epochs (when STEPS is 0)</source>
         <translation>轮数（STEPS 为 0 时）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="64"/>
+        <location filename="../plugin/algorithms/finetune.py" line="66"/>
         <source>Passes of PATCHES_PER_EPOCH random crops; used only when STEPS is 0.</source>
         <translation>每轮 PATCHES_PER_EPOCH 个随机裁块的遍数；仅在 STEPS 为 0 时使用。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="68"/>
+        <location filename="../plugin/algorithms/finetune.py" line="70"/>
         <source>Random crops per optimiser step.</source>
         <translation>每个优化步的随机裁块数。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="71"/>
+        <location filename="../plugin/algorithms/finetune.py" line="73"/>
         <source>Edge of the random training crops. The exported model tiles at this size too, so at inference it sees what it saw in training.</source>
         <translation>随机训练裁块的边长。导出的模型也按此尺寸分块，因此推理时看到的与训练时一致。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="75"/>
+        <location filename="../plugin/algorithms/finetune.py" line="77"/>
         <source>AdamW peak learning rate, reached after the warm-up, then decayed to zero at the last step (cosine).</source>
         <translation>AdamW 峰值学习率：预热后达到，随后按余弦在最后一步衰减到零。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="79"/>
+        <location filename="../plugin/algorithms/finetune.py" line="81"/>
         <source>Share of labelled training tiles used</source>
         <translation>使用的已标注训练瓦片比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="79"/>
+        <location filename="../plugin/algorithms/finetune.py" line="81"/>
         <source>Keeps this share of the labelled training tiles (seeded); labels outside them never count. For few-label experiments.</source>
         <translation>保留此比例的已标注训练瓦片（按种子选择）；其外的标注从不计入。用于少标注实验。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="83"/>
+        <location filename="../plugin/algorithms/finetune.py" line="85"/>
         <source>Encoder learning-rate multiplier (pretrained encoder)</source>
         <translation>编码器学习率倍数（预训练编码器）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="83"/>
+        <location filename="../plugin/algorithms/finetune.py" line="85"/>
         <source>With PRETRAINED, the encoder learns at this multiple of LEARNING_RATE (e.g. 0.1), so a few noisy steps on few labels do not overwrite what pretraining learned. From scratch the whole network uses LEARNING_RATE.</source>
         <translation>使用 PRETRAINED 时，编码器以 LEARNING_RATE 的此倍数学习（如 0.1），使少量标注上的几步噪声更新不会覆盖预训练所学。从头训练时整个网络使用 LEARNING_RATE。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="93"/>
+        <location filename="../plugin/algorithms/finetune.py" line="95"/>
         <source>Ignored label value</source>
         <translation>忽略的标注值</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="93"/>
+        <location filename="../plugin/algorithms/finetune.py" line="95"/>
         <source>Label value that never counts in the loss or the scores (0..255).</source>
         <translation>从不计入损失和评分的标注值（0..255）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="96"/>
+        <location filename="../plugin/algorithms/finetune.py" line="98"/>
         <source>Checkpoint to start from (pretraining or fine-tuned); its bands and normalisation are reused.</source>
         <translation>起始检查点（预训练或微调）；沿用其波段和归一化。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="100"/>
+        <location filename="../plugin/algorithms/finetune.py" line="102"/>
         <source>Crops per epoch</source>
         <translation>每轮裁块数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="100"/>
+        <location filename="../plugin/algorithms/finetune.py" line="102"/>
         <source>0 = as many crops as labelled tiles (the labelled area once).</source>
         <translation>0 = 与已标注瓦片数相同的裁块数（覆盖已标注区域一次）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="103"/>
+        <location filename="../plugin/algorithms/finetune.py" line="105"/>
         <source>AdamW weight decay.</source>
         <translation>AdamW 权重衰减。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="106"/>
+        <location filename="../plugin/algorithms/finetune.py" line="108"/>
         <source>Warm-up share of the steps</source>
         <translation>预热步数比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="106"/>
+        <location filename="../plugin/algorithms/finetune.py" line="108"/>
         <source>The learning rate rises linearly over this share of the steps, then decays on a cosine to the last step.</source>
         <translation>学习率在此比例的步数内线性上升，然后按余弦衰减到最后一步。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="110"/>
+        <location filename="../plugin/algorithms/finetune.py" line="112"/>
         <source>Steps between validations</source>
         <translation>验证间隔步数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="110"/>
+        <location filename="../plugin/algorithms/finetune.py" line="112"/>
         <source>Validation mIoU, the best checkpoint and the resume checkpoint every this many steps; 0 = once per epoch.</source>
         <translation>每隔这么多步计算验证 mIoU，并保存最佳检查点和续训检查点；0 = 每轮一次。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="114"/>
+        <location filename="../plugin/algorithms/finetune.py" line="116"/>
         <source>Early-stopping patience (validations)</source>
         <translation>早停耐心（验证次数）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="114"/>
+        <location filename="../plugin/algorithms/finetune.py" line="116"/>
         <source>Stop after this many validations without a better mIoU; 0 = always train every step. Needs a validation set.</source>
         <translation>连续这么多次验证 mIoU 没有提升即停止；0 = 始终训练全部步数。需要验证集。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="118"/>
+        <location filename="../plugin/algorithms/finetune.py" line="127"/>
         <source>Whole spatial blocks go to validation, so validation pixels never sit next to training ones.</source>
         <translation>整块空间区域划入验证集，因此验证像素不会紧邻训练像素。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="122"/>
+        <location filename="../plugin/algorithms/finetune.py" line="131"/>
         <source>Edge of the square blocks the images are cut into for the train/validation split (at least PATCH_SIZE).</source>
         <translation>为划分训练/验证集而切分影像的方块边长（至少为 PATCH_SIZE）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="126"/>
+        <location filename="../plugin/algorithms/finetune.py" line="135"/>
         <source>none, or balanced: inverse class frequency on the training tiles (mean 1, at most 10).</source>
         <translation>none，或 balanced：按训练瓦片上类别频率的倒数加权（均值 1，最大 10）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="130"/>
+        <location filename="../plugin/algorithms/finetune.py" line="139"/>
         <source>Train the head only; the encoder&apos;s weights and BatchNorm statistics stay as loaded.</source>
         <translation>只训练头部；编码器的权重和 BatchNorm 统计保持加载时的值。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="134"/>
+        <location filename="../plugin/algorithms/finetune.py" line="143"/>
         <source>Mixed precision (CUDA only)</source>
         <translation>混合精度（仅 CUDA）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="134"/>
+        <location filename="../plugin/algorithms/finetune.py" line="143"/>
         <source>bf16 where the GPU supports it, else fp16 with loss scaling; no effect on the CPU.</source>
         <translation>GPU 支持时用 bf16，否则用带损失缩放的 fp16；在 CPU 上无效。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="138"/>
+        <location filename="../plugin/algorithms/finetune.py" line="147"/>
         <source>Seeds the split, LABEL_FRACTION, the crops and the initialisation: the same seed repeats the run.</source>
         <translation>为数据划分、LABEL_FRACTION、裁块和初始化设定种子：相同种子可重复训练。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="142"/>
+        <location filename="../plugin/algorithms/finetune.py" line="151"/>
         <source>Data loader workers</source>
         <translation>数据加载进程数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="142"/>
+        <location filename="../plugin/algorithms/finetune.py" line="151"/>
         <source>Processes reading crops in parallel; 0 = in the training process.</source>
         <translation>并行读取裁块的进程数；0 = 在训练进程中读取。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="178"/>
-        <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.
+        <location filename="../plugin/algorithms/finetune.py" line="300"/>
+        <source>{}: expected a comma-separated list, got {!r}</source>
+        <translation>{}：需要逗号分隔的列表，得到 {!r}</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="321"/>
+        <source>LABELS: choose a class raster or a polygon layer</source>
+        <translation>LABELS：请选择类别栅格或多边形图层</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="371"/>
+        <source>best validation mIoU {:.4f} at step {}</source>
+        <translation>最佳验证 mIoU {:.4f}，在第 {} 步</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <source>Colour jitter (band standard deviations)</source>
+        <translation>颜色抖动（波段标准差）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <source>Each training crop&apos;s brightness shifts by up to this many band standard deviations (contrast by up to exp(0.3 x it)), so a model trained on one scene copes with another scene&apos;s radiometry; 0 = off.</source>
+        <translation>每个训练裁块的亮度最多偏移这么多个波段标准差（对比度最多变化 exp(0.3 × 该值)），使在一个场景上训练的模型能适应另一场景的辐射特性；0 = 关闭。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="120"/>
+        <source>State written to the output checkpoint</source>
+        <translation>写入输出检查点的状态</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="120"/>
+        <source>auto: the last state of a run that took every step (the end of the learning-rate schedule), the best-validation state of one that early stopping ended; best: always the state of best validation mIoU; last: always the last state. On few labels the held-out blocks are a noisy judge, and the last state scored better on unseen tiles (docs/training.md).</source>
+        <translation>auto：若运行完成了全部步数（学习率调度的终点），取最后状态；若因提前停止而结束，取验证最佳状态；best：始终取验证 mIoU 最佳的状态；last：始终取最后状态。标注很少时，留出的验证块是一个有噪声的评判者，而最后状态在未见过的瓦片上得分更高（见 docs/training.md）。</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="187"/>
+        <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint KEEP_STATE names (auto: the last state, or the best-validation one when early stopping ended the run).
 
 INPUT: one or more image rasters (files GDAL reads).
 LABELS: a raster of class ids (any grid or CRS: resampled to each image, nearest neighbour; 255 = unlabelled) or a polygon layer with LABEL_FIELD holding class ids or class names.
@@ -678,7 +708,7 @@ Training: STEPS optimiser steps, each on BATCH_SIZE random crops of PATCH_SIZE p
 Validation: whole spatial blocks (SPLIT_BLOCK_SIZE pixels, VAL_FRACTION of them) are held out, so validation patches never overlap training ones; every VALIDATE_EVERY steps the mIoU is logged, the best checkpoint kept, and after EARLY_STOPPING_PATIENCE validations without improvement the run stops. LABEL_FRACTION keeps only that share of the labelled training tiles (seeded).
 Cancelling stops with an error, keeps OUTPUT_CHECKPOINT as it was and saves the state reached in OUTPUT_CHECKPOINT.last.pt; a later run with RESUME on (it is off by default, as for pretraining, so a run never silently continues an old one) continues from it.
 OUTPUT_MODEL: optional ONNX model exported at the end (checked against torch), ready for &apos;Segment raster with an ONNX model&apos;.</source>
-        <translation>在已标注影像上训练分割网络，可从头开始，也可从预训练检查点（GraSS、SDCluster、扩散）开始，并保存验证 mIoU 最佳的检查点。
+        <translation>在已标注影像上训练分割网络，可从头开始，也可从预训练检查点（GraSS、SDCluster、扩散）开始，并保存 KEEP_STATE 指定的检查点（auto：最后状态；若因提前停止而结束，则为验证最佳状态）。
 
 INPUT：一个或多个影像栅格（GDAL 可读取的文件）。
 LABELS：类别编号栅格（任意网格或坐标系：按最近邻重采样到每幅影像；255 = 未标注），或多边形图层，其 LABEL_FIELD 字段为类别编号或类别名称。
@@ -690,29 +720,19 @@ PRETRAINED：可选的起始检查点；沿用其波段和归一化。扩散检�
 OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="290"/>
-        <source>{}: expected a comma-separated list, got {!r}</source>
-        <translation>{}：需要逗号分隔的列表，得到 {!r}</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="367"/>
+        <source>exporting the saved model to ONNX</source>
+        <translation>正在将保存的模型导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="311"/>
-        <source>LABELS: choose a class raster or a polygon layer</source>
-        <translation>LABELS：请选择类别栅格或多边形图层</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="373"/>
+        <source>saved the last state (step {})</source>
+        <translation>已保存最后状态（第 {} 步）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="361"/>
-        <source>best validation mIoU {:.4f} at step {}</source>
-        <translation>最佳验证 mIoU {:.4f}，在第 {} 步</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="88"/>
-        <source>Colour jitter (band standard deviations)</source>
-        <translation>颜色抖动（波段标准差）</translation>
-    </message>
-    <message>
-        <location filename="../plugin/algorithms/finetune.py" line="88"/>
-        <source>Each training crop&apos;s brightness shifts by up to this many band standard deviations (contrast by up to exp(0.3 x it)), so a model trained on one scene copes with another scene&apos;s radiometry; 0 = off.</source>
-        <translation>每个训练裁块的亮度最多偏移这么多个波段标准差（对比度最多变化 exp(0.3 × 该值)），使在一个场景上训练的模型能适应另一场景的辐射特性；0 = 关闭。</translation>
+        <location filename="../plugin/algorithms/finetune.py" line="373"/>
+        <source>saved the best-validation state (step {})</source>
+        <translation>已保存验证最佳状态（第 {} 步）</translation>
     </message>
 </context>
 <context>

@@ -36,6 +36,7 @@ def test_finetune_with_raster_labels_then_export(qgis_app, tmp_path):
         feedback=Capture())
     assert result["OUTPUT_CHECKPOINT"] == str(tmp_path / "m.pt") and (tmp_path / "m.onnx").exists()
     assert any(m.startswith("step 2/2 (epoch ") and "val mIoU" in m for m in messages)
+    assert "saved the last state (step 2)" in messages      # KEEP_STATE auto, a run that took every step
 
     from training.checkpoint import Checkpoint
     assert Checkpoint.load(tmp_path / "m.pt").class_names == ["water", "sand", "trees"]
@@ -82,3 +83,14 @@ def test_errors_name_the_parameter(qgis_app, tmp_path):
         processing.run("rsseg:export_onnx", {"CHECKPOINT": str(tmp_path / "sd.pt"),
                                              "OUTPUT_MODEL": str(tmp_path / "x.onnx")})
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_form_choices_are_the_config_choices(qgis_app):
+    """The form lists its enum options itself (no training import at load time); they must be
+    the config's, or an option would map to the wrong value."""
+    from plugin.algorithms import finetune as form
+    from training import finetune_config as config
+
+    assert tuple(form.ARCHITECTURES) == config.ARCHITECTURES
+    assert tuple(form.CLASS_WEIGHTS) == config.CLASS_WEIGHTS
+    assert tuple(form.KEEP_STATES) == config.KEEP_STATES

@@ -10,11 +10,12 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 from engine.progress import RunFeedback
+from training.checkpoint import Checkpoint
 from training.data.crops import RandomCropDataset, crop_regions, draw_crop, kept_label_mask
 from training.data.labels import LabeledPatchDataset, make_pairs
 from training.data.rasters import Normalization
 from training.data.splits import split_patches
-from training.finetune import finetune, parameter_groups, step_budget
+from training.finetune import finetune, last_checkpoint_path, parameter_groups, step_budget
 from training.nets.deeplab import build
 
 QUIET = RunFeedback(log=lambda _m: None)
@@ -100,3 +101,32 @@ def test_steps_and_early_stopping(tmp_path):
     full = finetune(tiny_config(image, label, steps=6, validate_every=2, val_fraction=0.25, split_block_size=48),
                     tmp_path / "n.pt", feedback=QUIET)
     assert [r["step"] for r in full.history] == [2, 4, 6] and not full.stopped_early
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("keep, stop_early, kept", [("auto", True, "best"), ("auto", False, "last"),
+                                                    ("best", False, "best"), ("last", True, "last")])
+def test_keep_state_picks_the_state_written_to_the_output(tmp_path, keep, stop_early, kept):
+    """KEEP_STATE auto writes the end of a run that took its whole budget and the best-validation
+    state of one early stopping ended; best and last always write that state. The output's
+    weights are the last state's exactly when "last" is kept (BatchNorm statistics move every
+    step, so an earlier state differs), and the checkpoint records which state and step it holds."""
+    image, label = write_scene(tmp_path, size=96)
+    # learning rate 1e-9: validation never improves, so the best state is the first one (step 2)
+    config = tiny_config(image, label, steps=6, validate_every=2, val_fraction=0.25, split_block_size=48,
+                         learning_rate=1e-9, early_stopping_patience=1 if stop_early else 0, keep_state=keep)
+    result = finetune(config, tmp_path / "m.pt", feedback=QUIET)
+    output, last = Checkpoint.load(tmp_path / "m.pt"), Checkpoint.load(last_checkpoint_path(tmp_path / "m.pt"))
+    assert result.stopped_early == stop_early and result.best_step == 2
+    assert result.kept_state == output.extra_state["kept_state"] == kept
+    assert result.kept_step == output.extra_state["kept_step"] == (2 if kept == "best" else result.steps)
+    assert result.kept_miou == next(r["val_miou"] for r in result.history if r["step"] == result.kept_step)
+    assert same_weights(output.model_state, last.model_state) == (kept == "last")
+
+
+def test_keep_state_is_checked():
+    with pytest.raises(ValueError, match="KEEP_STATE: use one of auto, best, last"):
+        tiny_config("a.tif", "b.tif", keep_state="newest").validate()

@@ -64,6 +64,9 @@ def test_docs_keep_the_hand_written_reading(tmp_path):
     result["protocol"]["finetune_val_fraction"] = 0.0   # --finetune-val-fraction 0
     write_markdown(page, result)
     assert "trains on all its labelled blocks and exports its last state" in page.read_text()
+    result["protocol"].update(finetune_val_fraction=0.2, finetune_keep_state="auto")
+    write_markdown(page, result)
+    assert "holds out 0.2 of its labelled blocks (validation logged) and exports its last state" in page.read_text()
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
@@ -304,3 +307,17 @@ def test_finetune_val_fraction_reaches_the_measured_runs_not_the_pilots(tmp_path
     for bad in ("-0.1", "1", "1.5"):
         with pytest.raises(SystemExit):
             lab.parse(["--finetune-val-fraction", bad])
+
+
+def test_finetune_keep_state_reaches_every_run(tmp_path):
+    """--finetune-keep-state sets KEEP_STATE of every fine-tuning run (default FinetuneConfig's
+    auto); best with --finetune-val-fraction 0.2 is how the earlier best-validation exports repeat."""
+    default, _ = lab.parse(["--methods", "grass", "--longer-pretraining", "none"])
+    earlier, _ = lab.parse(["--methods", "grass", "--longer-pretraining", "none", "--finetune-val-fraction", "0.2",
+                            "--finetune-keep-state", "best"])
+    snapshots = {run: {1.0: tmp_path / "grass.pt"} for run in lab.pretrain_runs(default)}
+    for s, kept in ((default, lab.FinetuneConfig.keep_state), (earlier, "best")):
+        configs = [config for *_, config in lab.finetune_pairs(s, snapshots, 200)] + [lab.pilot_config(s, 0)]
+        assert {c.keep_state for c in configs} == {kept}
+    with pytest.raises(SystemExit):
+        lab.parse(["--finetune-keep-state", "newest"])

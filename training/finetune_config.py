@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 ARCHITECTURES = ("deeplabv3plus", "hrnet", "diff_hrnet")
 CLASS_WEIGHTS = ("none", "balanced")
+# which state a finished run writes to the output: "auto" = the last one, unless early stopping ended
+# the run (then the best-validation one); "best" = always the best validation; "last" = always the last
+KEEP_STATES = ("auto", "best", "last")
 
 
 @dataclass
@@ -42,6 +45,7 @@ class FinetuneConfig:
     warmup_fraction: float = 0.05                             # share of the steps spent warming the LR up, then cosine
     validate_every: int = 25                                  # steps between validations; 0 = once per epoch
     early_stopping_patience: int = 4                          # validations without improvement before stopping; 0 = off
+    keep_state: str = "auto"                                  # state written to the output (KEEP_STATES)
     color_jitter: float = 1.0                                 # brightness shift of crops, in band std (0 = off)
     label_fraction: float = 1.0                               # share of labelled training tiles kept
     val_fraction: float = 0.2                                 # share of spatial blocks held out
@@ -63,6 +67,8 @@ class FinetuneConfig:
             )
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"ARCHITECTURE: unknown {self.architecture!r}; use one of {', '.join(ARCHITECTURES)}")
+        if self.keep_state not in KEEP_STATES:
+            raise ValueError(f"KEEP_STATE: use one of {', '.join(KEEP_STATES)}, got {self.keep_state!r}")
         if self.class_weights not in CLASS_WEIGHTS:
             raise ValueError(f"CLASS_WEIGHTS: use one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weights!r}")
         if not 0.0 < self.label_fraction <= 1.0:

@@ -40,7 +40,9 @@ from .pretrain_base import BACKBONES
 ARCHITECTURES = ["deeplabv3plus", "hrnet", "diff_hrnet"]
 CLASS_WEIGHTS = ["none", "balanced"]
 HEADS = ["separable", "dense"]
-CHOICES = {"architecture": ARCHITECTURES, "backbone": BACKBONES, "class_weights": CLASS_WEIGHTS, "head": HEADS}
+KEEP_STATES = ["auto", "best", "last"]     # training.finetune_config.KEEP_STATES (a test keeps them equal)
+CHOICES = {"architecture": ARCHITECTURES, "backbone": BACKBONES, "class_weights": CLASS_WEIGHTS, "head": HEADS,
+           "keep_state": KEEP_STATES}
 
 
 # config field -> (label, help); QT_TRANSLATE_NOOP marks them for pylupdate5 (context FinetuneAlgorithm)
@@ -115,6 +117,13 @@ FIELD_TEXT = {
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Early-stopping patience (validations)"),
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Stop after this many validations without a better mIoU; 0 = always "
                           "train every step. Needs a validation set.")),
+    "keep_state": (
+        QT_TRANSLATE_NOOP("FinetuneAlgorithm", "State written to the output checkpoint"),
+        QT_TRANSLATE_NOOP("FinetuneAlgorithm", "auto: the last state of a run that took every step (the end of "
+                          "the learning-rate schedule), the best-validation state of one that early stopping "
+                          "ended; best: always the state of best validation mIoU; last: always the last state. On "
+                          "few labels the held-out blocks are a noisy judge, and the last state scored better on "
+                          "unseen tiles (docs/training.md).")),
     "val_fraction": (
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Share of blocks held out for validation"),
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Whole spatial blocks go to validation, so validation pixels never "
@@ -177,7 +186,8 @@ class FinetuneAlgorithm(RssegAlgorithm):
     def shortHelpString(self) -> str:
         return self.tr(
             "Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint "
-            "(GraSS, SDCluster, diffusion), and saves the checkpoint with the best validation mIoU.\n\n"
+            "(GraSS, SDCluster, diffusion), and saves the checkpoint KEEP_STATE names (auto: the last state, or "
+            "the best-validation one when early stopping ended the run).\n\n"
             "INPUT: one or more image rasters (files GDAL reads).\n"
             "LABELS: a raster of class ids (any grid or CRS: resampled to each image, nearest neighbour; "
             "255 = unlabelled) or a polygon layer with LABEL_FIELD holding class ids or class names.\n"
@@ -354,10 +364,13 @@ class FinetuneAlgorithm(RssegAlgorithm):
         with engine_errors(cancelled):
             result = finetune(config, output, feedback=bridge, resume=resume)
             if model:
-                feedback.pushInfo(self.tr("exporting the best model to ONNX"))
+                feedback.pushInfo(self.tr("exporting the saved model to ONNX"))
                 export_checkpoint(result.checkpoint, model, tile_size=None, feedback=bridge)
         explain_resume_state(output, feedback.pushInfo, config.steps)
         if result.best_miou is not None:
             feedback.pushInfo(self.tr("best validation mIoU {:.4f} at step {}").format(result.best_miou,
                                                                                      result.best_step))
+        saved = (self.tr("saved the last state (step {})") if result.kept_state == "last"
+                 else self.tr("saved the best-validation state (step {})"))
+        feedback.pushInfo(saved.format(result.kept_step))
         return {self.OUTPUT_CHECKPOINT: str(result.checkpoint), self.OUTPUT_MODEL: model or None}
