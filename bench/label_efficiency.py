@@ -39,7 +39,7 @@ Readouts:
   ``pilot_seeds``; >= 3 fine-tuning seeds); test mIoU
   through the shipped path (ONNX export, engine segmentation, engine evaluation).
 
-    python -m bench.label_efficiency                      # default protocol (see Settings), ~106 min on 2 AVX-512 cores
+    python -m bench.label_efficiency                      # default protocol (Settings), 106-122 min, 2 AVX-512 cores
     python -m bench.label_efficiency --preset full        # every readout, longer runs (hours)
     python -m bench.label_efficiency --readouts probe     # probe readout only
     python -m bench.label_efficiency --methods grass,sdcluster --readouts finetune \
