@@ -436,11 +436,12 @@ class FinetuneTask(TrainingTask):
         return loss, {}
 
     def restore(self, previous: Checkpoint) -> None:
-        """Best score and weights so far (of the running job, or the finished output)."""
+        """Best score and weights so far (of the running job, or the finished output); a run
+        without a validation set has no best state to load."""
         self.best_miou = previous.extra_state.get("best_miou")
         self.best_step = int(previous.extra_state.get("best_step", 0))
         self.bad_validations = int(previous.extra_state.get("bad_validations", 0))
-        for candidate in (best_checkpoint_path(self.output), self.output):
+        for candidate in (best_checkpoint_path(self.output), self.output) if self.best_miou is not None else ():
             if candidate.exists():
                 self.best_state = Checkpoint.load(candidate).model_state
                 break
@@ -490,13 +491,16 @@ class FinetuneTask(TrainingTask):
             loop.feedback.log(f"note: STEPS {c.steps} sets the length of the run; EPOCHS counts only when STEPS is 0")
 
     def _keep_best(self, loop: TrainingLoop, scores: dict | None) -> None:
-        improved = (scores is None or self.best_state is None
-                    or _rank_score(scores["miou"]) > _rank_score(self.best_miou))
-        if not improved:
+        """Keep the best-validation state, in memory and in ``.best.pt``. Without a validation
+        set there is no best state: :meth:`finish` writes the last one, so nothing is copied."""
+        if scores is None:
+            self.best_step = loop.step   # FinetuneResult.best_step: the last step, as before
+            return
+        if self.best_state is not None and _rank_score(scores["miou"]) <= _rank_score(self.best_miou):
             self.bad_validations += 1
             return
         self.bad_validations = 0
-        self.best_miou = None if scores is None else scores["miou"]
+        self.best_miou = scores["miou"]
         self.best_step = loop.step
         self.best_state = cpu_state(loop.model)
         if self.ctx.is_main:
