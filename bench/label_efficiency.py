@@ -72,7 +72,13 @@ from bench.label_efficiency_report import write_markdown
 from bench.pretrain_snapshots import FRACTIONS, pretrain_with_snapshots, snapshot_paths
 from bench.unit_pool import worker_pool
 from engine.atomic import atomic_write_text
-from training.finetune_config import KEEP_STATES, FinetuneConfig, check_encoder_lr_scale, check_val_fraction
+from training.finetune_config import (
+    KEEP_STATES,
+    FinetuneConfig,
+    check_encoder_lr_scale,
+    check_fusion_lr_scale,
+    check_val_fraction,
+)
 from training.paired import paired_difference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,6 +125,9 @@ class Settings:
     # a pretrained encoder's LR multiple (FinetuneConfig's default, read from it); the
     # from-scratch baselines train every layer at the full rate
     encoder_lr_scale: float = FinetuneConfig.encoder_lr_scale
+    # Diff-HRNet's fusions' LR multiple (FUSION_LR_SCALE, FinetuneConfig's default): they start closed
+    # and AdamW opens them by ~the learning rate per step (docs/diff_hrnet.md)
+    fusion_lr_scale: float = FinetuneConfig.fusion_lr_scale
     # share of the labelled blocks a measured run holds out for validation; 0 (the default since the
     # ninth session) trains on every labelled block and exports the last state: at a step budget the
     # pilots already fixed, picking the best-validation state on a few held-out blocks cost every
@@ -370,6 +379,8 @@ def finetune_config(architecture: str, pretrained: str, n: int, seed: int, steps
     # a scratch run keeps the dataclass default (unused without PRETRAINED): its cache key, and so
     # the baseline every encoder scale is paired with, stays one run
     scale = {"encoder_lr_scale": s.encoder_lr_scale} if pretrained else {}
+    if architecture == "diff_hrnet":
+        scale["fusion_lr_scale"] = s.fusion_lr_scale
     return FinetuneConfig(images=images, labels=labels, class_names=CLASS_NAMES, class_colors=CLASS_COLORS,
                           architecture=architecture, backbone="resnet18", pretrained=pretrained, steps=steps,
                           batch_size=s.finetune_batch, patch_size=s.finetune_patch, seed=seed, device=s.device,
@@ -391,8 +402,19 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     onnx_path = export_checkpoint(run_dir / "model.pt", run_dir / "model.onnx", feedback=feedback)
     miou = score_test_tiles(onnx_path, run_dir, device=s.device, threads=s.threads, feedback=feedback)
     steps_done = getattr(result, "steps", None) or getattr(result, "step", None)
-    return {"miou": miou, "steps": steps_done,
-            "best_step": getattr(result, "best_step", None), "seconds": time.monotonic() - started}
+    scored = {"miou": miou, "steps": steps_done,
+              "best_step": getattr(result, "best_step", None), "seconds": time.monotonic() - started}
+    if config.architecture == "diff_hrnet":
+        scored["fusion_openness"] = exported_fusion_openness(run_dir / "model.pt")
+    return scored
+
+
+def exported_fusion_openness(checkpoint: Path) -> float | None:
+    """How far a fine-tuned Diff-HRNet opened its fusions (:func:`training.nets.diff_hrnet.fusion_openness`)."""
+    from training.checkpoint import Checkpoint
+    from training.nets.diff_hrnet import fusion_openness
+
+    return fusion_openness(Checkpoint.load(checkpoint).model_state)
 
 
 def pilot_config(s: Settings, seed: int):
@@ -487,9 +509,19 @@ def finetune_pairs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]],
                                                                   val_fraction=s.finetune_val_fraction)
 
 
+# FinetuneConfig fields added after runs were cached, with the value that repeats those runs: at
+# that value a field stays out of the key, so the cached runs (and their baselines) stay valid
+LATER_FIELDS = {"fusion_lr_scale": 1.0}
+
+
 def finetune_key(config) -> str:
-    """Cache key of one fine-tuning run: everything its FinetuneConfig holds."""
-    return Cache.key("finetune", dataclasses.asdict(config))
+    """Cache key of one fine-tuning run: everything its FinetuneConfig holds (LATER_FIELDS only
+    where they change the run)."""
+    values = dataclasses.asdict(config)
+    for name, before in LATER_FIELDS.items():
+        if values.get(name) == before:
+            del values[name]
+    return Cache.key("finetune", values)
 
 
 def finetune_unit(config, s: Settings, work: Path, cache: Cache) -> dict:
@@ -599,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-lr-scale", type=float,
                    help="learning-rate multiple of a pretrained encoder when fine-tuning (ENCODER_LR_SCALE, "
                         "default 0.1); the from-scratch baselines are unchanged")
+    p.add_argument("--fusion-lr-scale", type=float,
+                   help="learning-rate multiple of Diff-HRNet's fusions when fine-tuning (FUSION_LR_SCALE, default "
+                        f"{FinetuneConfig.fusion_lr_scale:g}); HRNet from scratch is unchanged")
     p.add_argument("--finetune-val-fraction", type=float,
                    help="share of the labelled blocks each measured fine-tuning run holds out for validation "
                         "(VAL_FRACTION, default 0: train on all of them); e.g. 0.2, the product's default (the "
@@ -653,6 +688,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         s.finetune_steps = args.finetune_steps
     if args.encoder_lr_scale is not None:
         s.encoder_lr_scale = checked(p, "--encoder-lr-scale", check_encoder_lr_scale, args.encoder_lr_scale)
+    if args.fusion_lr_scale is not None:
+        s.fusion_lr_scale = checked(p, "--fusion-lr-scale", check_fusion_lr_scale, args.fusion_lr_scale)
     if args.finetune_val_fraction is not None:
         s.finetune_val_fraction = checked(p, "--finetune-val-fraction", check_val_fraction, args.finetune_val_fraction)
     if args.finetune_keep_state is not None:

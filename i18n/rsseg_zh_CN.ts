@@ -372,32 +372,32 @@ CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANT
 <context>
     <name>FinetuneAlgorithm</name>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="184"/>
+        <location filename="../plugin/algorithms/finetune.py" line="189"/>
         <source>Fine-tune a segmentation model</source>
         <translation>微调分割模型</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="242"/>
+        <location filename="../plugin/algorithms/finetune.py" line="247"/>
         <source>Image rasters</source>
         <translation>影像栅格</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="244"/>
+        <location filename="../plugin/algorithms/finetune.py" line="249"/>
         <source>Labels (class raster or polygon layer)</source>
         <translation>标注（类别栅格或面图层）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="247"/>
+        <location filename="../plugin/algorithms/finetune.py" line="252"/>
         <source>Class field (polygon labels)</source>
         <translation>类别字段（面标注）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="250"/>
+        <location filename="../plugin/algorithms/finetune.py" line="255"/>
         <source>Class names and colours: &apos;name[:#rrggbb], ...&apos; (optional)</source>
         <translation>类别名称和颜色：'name[:#rrggbb], ...'（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="98"/>
+        <location filename="../plugin/algorithms/finetune.py" line="103"/>
         <source>Pretrained checkpoint (optional)</source>
         <translation>预训练检查点（可选）</translation>
     </message>
@@ -427,57 +427,57 @@ CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANT
         <translation>学习率</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="229"/>
+        <location filename="../plugin/algorithms/finetune.py" line="234"/>
         <source>Bands (1-based, comma separated; empty = all)</source>
         <translation>波段（从 1 开始，逗号分隔；留空 = 全部）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="127"/>
+        <location filename="../plugin/algorithms/finetune.py" line="132"/>
         <source>Share of blocks held out for validation</source>
         <translation>留作验证的区块比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="131"/>
+        <location filename="../plugin/algorithms/finetune.py" line="136"/>
         <source>Validation block size (pixels)</source>
         <translation>验证区块大小（像元）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="135"/>
+        <location filename="../plugin/algorithms/finetune.py" line="140"/>
         <source>Class weights</source>
         <translation>类别权重</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="139"/>
+        <location filename="../plugin/algorithms/finetune.py" line="144"/>
         <source>Freeze the encoder (linear probing)</source>
         <translation>冻结编码器（线性探测）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="105"/>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
         <source>Weight decay</source>
         <translation>权重衰减</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="147"/>
+        <location filename="../plugin/algorithms/finetune.py" line="152"/>
         <source>Random seed</source>
         <translation>随机种子</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="233"/>
+        <location filename="../plugin/algorithms/finetune.py" line="238"/>
         <source>Resume from OUTPUT_CHECKPOINT.last.pt if it exists</source>
         <translation>若 OUTPUT_CHECKPOINT.last.pt 存在则从其继续</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="235"/>
+        <location filename="../plugin/algorithms/finetune.py" line="240"/>
         <source>Output checkpoint</source>
         <translation>输出检查点</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="237"/>
+        <location filename="../plugin/algorithms/finetune.py" line="242"/>
         <source>Output ONNX model (optional)</source>
         <translation>输出 ONNX 模型（可选）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="362"/>
+        <location filename="../plugin/algorithms/finetune.py" line="367"/>
         <source>Cancelled: OUTPUT_CHECKPOINT was left as it was; the state reached is in {}; run again with RESUME to continue</source>
         <translation>已取消：OUTPUT_CHECKPOINT 保持原样；已达到的状态保存在 {} 中；勾选 RESUME 再次运行即可继续</translation>
     </message>
@@ -557,147 +557,147 @@ CALIBRATION：与待分割影像相似的栅格（波段相同），仅在 QUANT
         <translation>使用 PRETRAINED 时，编码器以 LEARNING_RATE 的此倍数学习（如 0.1），使少量标注上的几步噪声更新不会覆盖预训练所学。从头训练时整个网络使用 LEARNING_RATE。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="95"/>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
         <source>Ignored label value</source>
         <translation>忽略的标注值</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="95"/>
+        <location filename="../plugin/algorithms/finetune.py" line="100"/>
         <source>Label value that never counts in the loss or the scores (0..255).</source>
         <translation>从不计入损失和评分的标注值（0..255）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="98"/>
+        <location filename="../plugin/algorithms/finetune.py" line="103"/>
         <source>Checkpoint to start from (pretraining or fine-tuned); its bands and normalisation are reused.</source>
         <translation>起始检查点（预训练或微调）；沿用其波段和归一化。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="102"/>
+        <location filename="../plugin/algorithms/finetune.py" line="107"/>
         <source>Crops per epoch</source>
         <translation>每轮裁块数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="102"/>
+        <location filename="../plugin/algorithms/finetune.py" line="107"/>
         <source>0 = as many crops as labelled tiles (the labelled area once).</source>
         <translation>0 = 与已标注瓦片数相同的裁块数（覆盖已标注区域一次）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="105"/>
+        <location filename="../plugin/algorithms/finetune.py" line="110"/>
         <source>AdamW weight decay.</source>
         <translation>AdamW 权重衰减。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="108"/>
+        <location filename="../plugin/algorithms/finetune.py" line="113"/>
         <source>Warm-up share of the steps</source>
         <translation>预热步数比例</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="108"/>
+        <location filename="../plugin/algorithms/finetune.py" line="113"/>
         <source>The learning rate rises linearly over this share of the steps, then decays on a cosine to the last step.</source>
         <translation>学习率在此比例的步数内线性上升，然后按余弦衰减到最后一步。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="112"/>
+        <location filename="../plugin/algorithms/finetune.py" line="117"/>
         <source>Steps between validations</source>
         <translation>验证间隔步数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="112"/>
+        <location filename="../plugin/algorithms/finetune.py" line="117"/>
         <source>Validation mIoU, the best checkpoint and the resume checkpoint every this many steps; 0 = once per epoch.</source>
         <translation>每隔这么多步计算验证 mIoU，并保存最佳检查点和续训检查点；0 = 每轮一次。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="116"/>
+        <location filename="../plugin/algorithms/finetune.py" line="121"/>
         <source>Early-stopping patience (validations)</source>
         <translation>早停耐心（验证次数）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="116"/>
+        <location filename="../plugin/algorithms/finetune.py" line="121"/>
         <source>Stop after this many validations without a better mIoU; 0 = always train every step. Needs a validation set.</source>
         <translation>连续这么多次验证 mIoU 没有提升即停止；0 = 始终训练全部步数。需要验证集。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="127"/>
+        <location filename="../plugin/algorithms/finetune.py" line="132"/>
         <source>Whole spatial blocks go to validation, so validation pixels never sit next to training ones.</source>
         <translation>整块空间区域划入验证集，因此验证像素不会紧邻训练像素。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="131"/>
+        <location filename="../plugin/algorithms/finetune.py" line="136"/>
         <source>Edge of the square blocks the images are cut into for the train/validation split (at least PATCH_SIZE).</source>
         <translation>为划分训练/验证集而切分影像的方块边长（至少为 PATCH_SIZE）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="135"/>
+        <location filename="../plugin/algorithms/finetune.py" line="140"/>
         <source>none, or balanced: inverse class frequency on the training tiles (mean 1, at most 10).</source>
         <translation>none，或 balanced：按训练瓦片上类别频率的倒数加权（均值 1，最大 10）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="139"/>
+        <location filename="../plugin/algorithms/finetune.py" line="144"/>
         <source>Train the head only; the encoder&apos;s weights and BatchNorm statistics stay as loaded.</source>
         <translation>只训练头部；编码器的权重和 BatchNorm 统计保持加载时的值。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="143"/>
+        <location filename="../plugin/algorithms/finetune.py" line="148"/>
         <source>Mixed precision (CUDA only)</source>
         <translation>混合精度（仅 CUDA）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="143"/>
+        <location filename="../plugin/algorithms/finetune.py" line="148"/>
         <source>bf16 where the GPU supports it, else fp16 with loss scaling; no effect on the CPU.</source>
         <translation>GPU 支持时用 bf16，否则用带损失缩放的 fp16；在 CPU 上无效。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="147"/>
+        <location filename="../plugin/algorithms/finetune.py" line="152"/>
         <source>Seeds the split, LABEL_FRACTION, the crops and the initialisation: the same seed repeats the run.</source>
         <translation>为数据划分、LABEL_FRACTION、裁块和初始化设定种子：相同种子可重复训练。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="151"/>
+        <location filename="../plugin/algorithms/finetune.py" line="156"/>
         <source>Data loader workers</source>
         <translation>数据加载进程数</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="151"/>
+        <location filename="../plugin/algorithms/finetune.py" line="156"/>
         <source>Processes reading crops in parallel; 0 = in the training process.</source>
         <translation>并行读取裁块的进程数；0 = 在训练进程中读取。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="300"/>
+        <location filename="../plugin/algorithms/finetune.py" line="305"/>
         <source>{}: expected a comma-separated list, got {!r}</source>
         <translation>{}：需要逗号分隔的列表，得到 {!r}</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="321"/>
+        <location filename="../plugin/algorithms/finetune.py" line="326"/>
         <source>LABELS: choose a class raster or a polygon layer</source>
         <translation>LABELS：请选择类别栅格或多边形图层</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="371"/>
+        <location filename="../plugin/algorithms/finetune.py" line="376"/>
         <source>best validation mIoU {:.4f} at step {}</source>
         <translation>最佳验证 mIoU {:.4f}，在第 {} 步</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <location filename="../plugin/algorithms/finetune.py" line="95"/>
         <source>Colour jitter (band standard deviations)</source>
         <translation>颜色抖动（波段标准差）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <location filename="../plugin/algorithms/finetune.py" line="95"/>
         <source>Each training crop&apos;s brightness shifts by up to this many band standard deviations (contrast by up to exp(0.3 x it)), so a model trained on one scene copes with another scene&apos;s radiometry; 0 = off.</source>
         <translation>每个训练裁块的亮度最多偏移这么多个波段标准差（对比度最多变化 exp(0.3 × 该值)），使在一个场景上训练的模型能适应另一场景的辐射特性；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="120"/>
+        <location filename="../plugin/algorithms/finetune.py" line="125"/>
         <source>State written to the output checkpoint</source>
         <translation>写入输出检查点的状态</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="120"/>
+        <location filename="../plugin/algorithms/finetune.py" line="125"/>
         <source>auto: the last state of a run that took every step (the end of the learning-rate schedule), the best-validation state of one that early stopping ended; best: always the state of best validation mIoU; last: always the last state. On few labels the held-out blocks are a noisy judge, and the last state scored better on unseen tiles (docs/training.md).</source>
         <translation>auto：若运行完成了全部步数（学习率调度的终点），取最后状态；若因提前停止而结束，取验证最佳状态；best：始终取验证 mIoU 最佳的状态；last：始终取最后状态。标注很少时，留出的验证块是一个有噪声的评判者，而最后状态在未见过的瓦片上得分更高（见 docs/training.md）。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="187"/>
+        <location filename="../plugin/algorithms/finetune.py" line="192"/>
         <source>Trains a segmentation network on labelled imagery, from scratch or from a pretraining checkpoint (GraSS, SDCluster, diffusion), and saves the checkpoint KEEP_STATE names (auto: the last state, or the best-validation one when early stopping ended the run).
 
 INPUT: one or more image rasters (files GDAL reads).
@@ -720,19 +720,29 @@ PRETRAINED：可选的起始检查点；沿用其波段和归一化。扩散检�
 OUTPUT_MODEL：可选，训练结束时导出的 ONNX 模型（已与 torch 核对），可直接用于“用 ONNX 模型分割栅格”。</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="367"/>
+        <location filename="../plugin/algorithms/finetune.py" line="372"/>
         <source>exporting the saved model to ONNX</source>
         <translation>正在将保存的模型导出为 ONNX</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="373"/>
+        <location filename="../plugin/algorithms/finetune.py" line="378"/>
         <source>saved the last state (step {})</source>
         <translation>已保存最后状态（第 {} 步）</translation>
     </message>
     <message>
-        <location filename="../plugin/algorithms/finetune.py" line="373"/>
+        <location filename="../plugin/algorithms/finetune.py" line="378"/>
         <source>saved the best-validation state (step {})</source>
         <translation>已保存验证最佳状态（第 {} 步）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <source>Fusion learning-rate multiplier (Diff-HRNet)</source>
+        <translation>融合模块学习率倍数（Diff-HRNet）</translation>
+    </message>
+    <message>
+        <location filename="../plugin/algorithms/finetune.py" line="90"/>
+        <source>Diff-HRNet only: the fusions that feed the denoiser&apos;s features into HRNet start closed (the network starts as a plain HRNet) and learn at this multiple of LEARNING_RATE, so that a short run can open them.</source>
+        <translation>仅用于 Diff-HRNet：将去噪器特征送入 HRNet 的融合模块初始为关闭状态（网络起初就是普通的 HRNet），其学习率为 LEARNING_RATE 的这一倍数，使较短的训练也能把它们打开。</translation>
     </message>
 </context>
 <context>

@@ -2,6 +2,8 @@
 verdicts against the targets, and the docs page keeping its hand-written reading."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -321,3 +323,22 @@ def test_finetune_keep_state_reaches_every_run(tmp_path):
         assert {c.keep_state for c in configs} == {kept}
     with pytest.raises(SystemExit):
         lab.parse(["--finetune-keep-state", "newest"])
+
+
+def test_fusion_lr_scale_reaches_diff_hrnet_only_and_keeps_earlier_cache_keys():
+    """--fusion-lr-scale reaches Diff-HRNet's runs, not HRNet's baseline; at 1 (the behaviour
+    before the field existed) a run keeps the key it had then, so cached runs stay valid."""
+    default, _ = lab.parse([])
+    scaled, _ = lab.parse(["--fusion-lr-scale", "10"])
+    runs = [lab.finetune_config("diff_hrnet", "ddpm.pt", 1, 0, 150, s, patience=0, val_fraction=0.0)
+            for s in (default, scaled)]
+    assert [c.fusion_lr_scale for c in runs] == [default.fusion_lr_scale, 10.0]
+    scratch = [lab.finetune_config("hrnet", "", 1, 0, 150, s, patience=0, val_fraction=0.0) for s in (default, scaled)]
+    assert lab.finetune_key(scratch[0]) == lab.finetune_key(scratch[1])
+    assert lab.finetune_key(runs[0]) != lab.finetune_key(runs[1])
+    at_one = dataclasses.replace(runs[0], fusion_lr_scale=1.0)
+    before = {k: v for k, v in dataclasses.asdict(at_one).items() if k != "fusion_lr_scale"}
+    assert lab.finetune_key(at_one) == lab.Cache.key("finetune", before)
+    for bad in ("0", "-1", "101"):
+        with pytest.raises(SystemExit):
+            lab.parse(["--fusion-lr-scale", bad])

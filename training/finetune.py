@@ -405,11 +405,12 @@ class FinetuneTask(TrainingTask):
         return model
 
     def configure_optimizer(self, model: nn.Module, total_steps: int):
-        """AdamW; a pretrained encoder in its own group at ENCODER_LR_SCALE x LEARNING_RATE."""
+        """AdamW; a pretrained encoder in its own group at ENCODER_LR_SCALE x LEARNING_RATE,
+        Diff-HRNet's fusions in one at FUSION_LR_SCALE x LEARNING_RATE."""
         config = self.config
         self.device = next(model.parameters()).device
         self.weight = torch.tensor(self.data.class_weights, device=self.device) if self.data.class_weights else None
-        groups = parameter_groups(model, config.learning_rate, self.encoder_lr_scale())
+        groups = parameter_groups(model, config.learning_rate, self.encoder_lr_scale(), config.fusion_lr_scale)
         optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
         return optimizer, warmup_cosine_scheduler(optimizer, total_steps, self.budget.warmup_steps)
 
@@ -486,6 +487,8 @@ class FinetuneTask(TrainingTask):
             + (f", {self.ctx.world_size} processes" if self.ctx.enabled else "")
             + (", mixed precision" if loop.use_amp else "") + (", encoder frozen" if self.encoder is not None else "")
             + (f", encoder LR x{self.encoder_lr_scale():g}" if self.encoder_lr_scale() != 1.0 else "")
+            + (f", fusion LR x{c.fusion_lr_scale:g}" if c.fusion_lr_scale != 1.0 and c.architecture == "diff_hrnet"
+               else "")
         )
         if c.steps and c.epochs != FinetuneConfig().epochs:
             loop.feedback.log(f"note: STEPS {c.steps} sets the length of the run; EPOCHS counts only when STEPS is 0")
@@ -575,16 +578,34 @@ class FinetuneTask(TrainingTask):
         self.val_set.close()
 
 
-def parameter_groups(model: nn.Module, learning_rate: float, encoder_scale: float) -> list[dict[str, Any]]:
-    """Trainable parameters; the encoder's in a group at ``encoder_scale`` x the rate."""
+def parameter_groups(model: nn.Module, learning_rate: float, encoder_scale: float,
+                     fusion_scale: float = 1.0) -> list[dict[str, Any]]:
+    """Trainable parameters; the encoder's in a group at ``encoder_scale`` x the rate, the
+    fusions' (Diff-HRNet's ``fusions``) at ``fusion_scale`` x the rate.
+
+    Why the fusions get their own rate: they start closed (the projection's BatchNorm scale is
+    zero, so Diff-HRNet starts as a plain HRNet), and AdamW moves a parameter by about the
+    learning rate per step whatever its gradient, so at 1e-3 a 150-step run opens them to
+    |scale| ~0.01-0.02 (docs/diff_hrnet.md): the denoiser's features barely reach the branches.
+
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 1))
+    >>> [g.get("lr") for g in parameter_groups(net, 1e-3, 0.1)]
+    [None]
+    """
     encoder = getattr(model, "encoder", None)
-    encoder_ids = {id(p) for p in encoder.parameters()} if isinstance(encoder, nn.Module) else set()
+    fusions = getattr(model, "fusions", None)
+    scaled = ((encoder, encoder_scale), (fusions, fusion_scale))
     trainable = [p for p in model.parameters() if p.requires_grad]
-    if encoder_scale == 1.0 or not encoder_ids:
-        return [{"params": trainable}]
-    groups = [{"params": [p for p in trainable if id(p) not in encoder_ids]},
-              {"params": [p for p in trainable if id(p) in encoder_ids], "lr": learning_rate * encoder_scale}]
-    return [g for g in groups if g["params"]]
+    taken: set[int] = set()
+    groups = []
+    for module, scale in scaled:
+        if not isinstance(module, nn.Module) or scale == 1.0:
+            continue
+        params = [p for p in module.parameters() if p.requires_grad and id(p) not in taken]
+        taken.update(id(p) for p in params)
+        groups.append({"params": params, "lr": learning_rate * scale})
+    rest = [p for p in trainable if id(p) not in taken]
+    return [g for g in [{"params": rest}] + groups if g["params"]]
 
 
 def all_reduce_mean(value: float) -> float:

@@ -41,6 +41,7 @@ class FinetuneConfig:
     patches_per_epoch: int = 0                                # 0 = the kept labelled area once, in crops
     learning_rate: float = 1e-3
     encoder_lr_scale: float = 0.1                             # LR multiplier of a PRETRAINED encoder (1.0 from scratch)
+    fusion_lr_scale: float = 1.0                              # Diff-HRNet: LR multiplier of its fusions (start closed)
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.05                             # share of the steps spent warming the LR up, then cosine
     validate_every: int = 25                                  # steps between validations; 0 = once per epoch
@@ -86,6 +87,7 @@ class FinetuneConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.upper()} must be 0 or more, got {getattr(self, name)}")
         check_encoder_lr_scale(self.encoder_lr_scale)
+        check_fusion_lr_scale(self.fusion_lr_scale)
         if self.color_jitter < 0:
             raise ValueError(f"COLOR_JITTER must be 0 (off) or more, got {self.color_jitter}")
         if not 0.0 <= self.warmup_fraction < 1.0:
@@ -101,6 +103,13 @@ def check_encoder_lr_scale(value: float) -> None:
     Processing form, the CLI and the benchmark, which check it before any run starts."""
     if not 0.0 < value <= 10.0:
         raise ValueError(f"ENCODER_LR_SCALE must be in (0, 10], got {value} (0.1 = a tenth of LEARNING_RATE)")
+
+
+def check_fusion_lr_scale(value: float) -> None:
+    """Raise ValueError unless ``value`` is a usable FUSION_LR_SCALE (Processing form, CLI and
+    benchmark share this rule)."""
+    if not 0.0 < value <= 100.0:
+        raise ValueError(f"FUSION_LR_SCALE must be in (0, 100], got {value} (1 = LEARNING_RATE, as the rest)")
 
 
 def check_val_fraction(value: float) -> None:

@@ -87,6 +87,11 @@ FIELD_TEXT = {
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "With PRETRAINED, the encoder learns at this multiple of "
                           "LEARNING_RATE (e.g. 0.1), so a few noisy steps on few labels do not overwrite what "
                           "pretraining learned. From scratch the whole network uses LEARNING_RATE.")),
+    "fusion_lr_scale": (
+        QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Fusion learning-rate multiplier (Diff-HRNet)"),
+        QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Diff-HRNet only: the fusions that feed the denoiser's features into "
+                          "HRNet start closed (the network starts as a plain HRNet) and learn at this multiple of "
+                          "LEARNING_RATE, so that a short run can open them.")),
     "color_jitter": (
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Colour jitter (band standard deviations)"),
         QT_TRANSLATE_NOOP("FinetuneAlgorithm", "Each training crop's brightness shifts by up to this many band "

@@ -192,6 +192,19 @@ class DiffHRNet(nn.Module):
         return self.hrnet(x, inject=inject)
 
 
+def fusion_openness(state: dict[str, torch.Tensor]) -> float | None:
+    """Mean |BatchNorm scale| of the fusions' projections in a Diff-HRNet state dict (None for
+    another network): how far fine-tuning opened the fusions, which start at 0 (a plain HRNet).
+
+    The projected feature is normalised, so this scale is what multiplies the denoiser's
+    features on their way into the branches (times the gate, ~0.5, in "gated"); the branches
+    themselves sit at a BatchNorm scale near 1. A value of ~0.01 means the prior barely counts.
+    """
+    scales = [v.detach().abs().mean() for k, v in state.items()
+              if k.startswith("fusions.") and k.endswith("project.1.weight")]
+    return float(torch.stack(scales).mean()) if scales else None
+
+
 def build(in_channels: int, num_classes: int, pretrained: Any = None, **kwargs: Any) -> DiffHRNet:
     """Diff-HRNet from a diffusion pretraining checkpoint (``pretrained``), or, for export,
     from the ``architecture_kwargs`` a fine-tuned checkpoint stored (they hold the denoiser
