@@ -427,7 +427,7 @@ def pilot_config(s: Settings, seed: int):
 def pilot_seed_step(s: Settings, work: Path, cache: Cache, seed: int) -> int:
     """The step where one pilot's validation mIoU peaked (trained once, then cached)."""
     config = pilot_config(s, seed)
-    key = cache.key("pilot", dataclasses.asdict(config))
+    key = cache.key("pilot", config_key_values(config))
     hit = cache.get(key)
     if hit is None:
         hit = finetune_and_test(config, work / "runs" / f"pilot_{key}", s)
@@ -509,27 +509,31 @@ def finetune_pairs(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]],
                                                                   val_fraction=s.finetune_val_fraction)
 
 
-# FinetuneConfig fields added after runs were cached, with the value that repeats those runs: at
-# that value a field stays out of the key, so the cached runs (and their baselines) stay valid
-LATER_FIELDS = {"fusion_lr_scale": 1.0}
+def config_key_values(config) -> dict:
+    """What a fine-tuning run's cache key is made of: its FinetuneConfig, less FUSION_LR_SCALE
+    where it changes nothing (outside Diff-HRNet, or at 1: the runs cached before the field
+    existed), so those runs and the scratch baselines keep their keys."""
+    values = dataclasses.asdict(config)
+    if config.architecture != "diff_hrnet" or values.get("fusion_lr_scale") == 1.0:
+        values.pop("fusion_lr_scale", None)
+    return values
 
 
 def finetune_key(config) -> str:
-    """Cache key of one fine-tuning run: everything its FinetuneConfig holds (LATER_FIELDS only
-    where they change the run)."""
-    values = dataclasses.asdict(config)
-    for name, before in LATER_FIELDS.items():
-        if values.get(name) == before:
-            del values[name]
-    return Cache.key("finetune", values)
+    """Cache key of one fine-tuning run (:func:`config_key_values`)."""
+    return Cache.key("finetune", config_key_values(config))
 
 
 def finetune_unit(config, s: Settings, work: Path, cache: Cache) -> dict:
     """One fine-tuning run, from the cache or trained, exported and scored."""
     key = finetune_key(config)
+    run_dir = work / "runs" / f"ft_{key}"
     hit = cache.get(key)
     if hit is None:
-        hit = finetune_and_test(config, work / "runs" / f"ft_{key}", s)
+        hit = finetune_and_test(config, run_dir, s)
+        cache.put(key, hit)
+    elif config.architecture == "diff_hrnet" and "fusion_openness" not in hit and (run_dir / "model.pt").exists():
+        hit = {**hit, "fusion_openness": exported_fusion_openness(run_dir / "model.pt")}   # cached before it was kept
         cache.put(key, hit)
     return hit
 
@@ -539,8 +543,12 @@ def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
     """Pretrained vs from-scratch fine-tuning at each run's full budget (``steps`` optimiser
     steps each, :func:`pilot_budget`), paired seeds."""
     pairs: dict[tuple[PretrainRun, int], dict[int, dict]] = {}
+    openness: dict[tuple[PretrainRun, int], list] = {}   # Diff-HRNet: how far each run opened its fusions
     for run, n, seed, which, config in finetune_pairs(s, snapshots, steps):
-        pairs.setdefault((run, n), {}).setdefault(seed, {})[which] = finetune_unit(config, s, work, cache)["miou"]
+        scored = finetune_unit(config, s, work, cache)
+        pairs.setdefault((run, n), {}).setdefault(seed, {})[which] = scored["miou"]
+        if config.architecture == "diff_hrnet":
+            openness.setdefault((run, n), []).append(scored.get("fusion_openness"))
     rows = []
     for (run, n), by_seed in pairs.items():
         baseline = "HRNet from scratch" if run.method == "diffusion" else "DeepLabV3+ from scratch"
@@ -549,6 +557,9 @@ def finetune_rows(s: Settings, snapshots: dict[PretrainRun, dict[float, Path]], 
                         s.finetune_seeds))
         rows[-1]["steps"] = steps
         rows[-1]["pretrain_steps"] = run.steps
+        if (run, n) in openness:
+            rows[-1]["fusion_lr_scale"] = s.fusion_lr_scale
+            rows[-1]["fusion_openness"] = [None if v is None else round(v, 4) for v in openness[(run, n)]]
         log(f"finetune {run.method} ({run.steps} steps) labels {n}: {rows[-1]['miou_mean']:.1f} "
             f"({rows[-1]['delta_mean']:+.1f})")
     return rows

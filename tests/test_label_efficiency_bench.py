@@ -326,19 +326,52 @@ def test_finetune_keep_state_reaches_every_run(tmp_path):
 
 
 def test_fusion_lr_scale_reaches_diff_hrnet_only_and_keeps_earlier_cache_keys():
-    """--fusion-lr-scale reaches Diff-HRNet's runs, not HRNet's baseline; at 1 (the behaviour
-    before the field existed) a run keeps the key it had then, so cached runs stay valid."""
+    """--fusion-lr-scale reaches Diff-HRNet's runs; the field stays out of the key where it changes
+    nothing (another network, or 1: the behaviour before it existed), so cached runs stay valid."""
     default, _ = lab.parse([])
-    scaled, _ = lab.parse(["--fusion-lr-scale", "10"])
+    scaled, _ = lab.parse(["--fusion-lr-scale", "30"])
+    assert default.fusion_lr_scale == 10.0
     runs = [lab.finetune_config("diff_hrnet", "ddpm.pt", 1, 0, 150, s, patience=0, val_fraction=0.0)
             for s in (default, scaled)]
-    assert [c.fusion_lr_scale for c in runs] == [default.fusion_lr_scale, 10.0]
-    scratch = [lab.finetune_config("hrnet", "", 1, 0, 150, s, patience=0, val_fraction=0.0) for s in (default, scaled)]
-    assert lab.finetune_key(scratch[0]) == lab.finetune_key(scratch[1])
+    assert [c.fusion_lr_scale for c in runs] == [10.0, 30.0]
     assert lab.finetune_key(runs[0]) != lab.finetune_key(runs[1])
+    for arch in ("hrnet", "deeplabv3plus"):
+        scratch = lab.finetune_config(arch, "", 1, 0, 150, default, patience=0, val_fraction=0.0)
+        before = {k: v for k, v in dataclasses.asdict(scratch).items() if k != "fusion_lr_scale"}
+        assert lab.finetune_key(scratch) == lab.Cache.key("finetune", before)
+        assert lab.finetune_key(dataclasses.replace(scratch, fusion_lr_scale=30.0)) == lab.finetune_key(scratch)
     at_one = dataclasses.replace(runs[0], fusion_lr_scale=1.0)
     before = {k: v for k, v in dataclasses.asdict(at_one).items() if k != "fusion_lr_scale"}
     assert lab.finetune_key(at_one) == lab.Cache.key("finetune", before)
     for bad in ("0", "-1", "101"):
         with pytest.raises(SystemExit):
             lab.parse(["--fusion-lr-scale", bad])
+
+
+def test_diff_hrnet_rows_say_how_far_each_run_opened_its_fusions(tmp_path, monkeypatch):
+    """Each Diff-HRNet row lists its runs' fusion openness (seed order) and scale; a run cached
+    before the openness was kept gets it from its exported checkpoint, once."""
+    scored = iter([{"miou": 30.0}, {"miou": 25.0}, {"miou": 31.0, "fusion_openness": 0.2}, {"miou": 26.0}])
+    monkeypatch.setattr(lab, "finetune_and_test", lambda config, run_dir, s: next(scored))
+    reads = []
+
+    def openness(path):
+        reads.append(path)
+        return 0.1
+
+    monkeypatch.setattr(lab, "exported_fusion_openness", openness)
+    s, _ = lab.parse(["--methods", "diffusion", "--readouts", "finetune", "--label-images", "1",
+                      "--finetune-seeds", "0,1", "--finetune-steps", "20"])
+    run = lab.PretrainRun("diffusion", s.pretrain_steps["diffusion"])
+    snapshots = {run: {1.0: tmp_path / "diffusion.pt"}}
+    cache = lab.Cache(tmp_path / "cache.json")
+    first_run = next(c for *_, which, c in lab.finetune_pairs(s, snapshots, 20) if c.architecture == "diff_hrnet")
+    (tmp_path / "runs" / f"ft_{lab.finetune_key(first_run)}").mkdir(parents=True)
+    (tmp_path / "runs" / f"ft_{lab.finetune_key(first_run)}" / "model.pt").write_bytes(b"x")
+    lab.finetune_rows(s, snapshots, tmp_path, cache, 20)   # trains all four; seed 0 comes back without openness
+    cache.put(lab.finetune_key(first_run), {"miou": 30.0})   # as a run cached before the field
+    (row,) = lab.finetune_rows(s, snapshots, tmp_path, cache, 20)
+    assert row["fusion_lr_scale"] == 10.0 and row["fusion_openness"] == [0.1, 0.2]
+    assert len(reads) == 1
+    lab.finetune_rows(s, snapshots, tmp_path, cache, 20)
+    assert len(reads) == 1                                    # filled in the cache: read once

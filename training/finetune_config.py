@@ -41,7 +41,7 @@ class FinetuneConfig:
     patches_per_epoch: int = 0                                # 0 = the kept labelled area once, in crops
     learning_rate: float = 1e-3
     encoder_lr_scale: float = 0.1                             # LR multiplier of a PRETRAINED encoder (1.0 from scratch)
-    fusion_lr_scale: float = 1.0                              # Diff-HRNet: LR multiplier of its fusions (start closed)
+    fusion_lr_scale: float = 10.0                             # Diff-HRNet: LR multiplier of its fusions (start closed)
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.05                             # share of the steps spent warming the LR up, then cosine
     validate_every: int = 25                                  # steps between validations; 0 = once per epoch
