@@ -103,6 +103,21 @@ def test_pretrained_encoder_is_loaded(tmp_path, scene):
     assert ckpt.band_offset == [100.0] * 3 and ckpt.extra_state["pretrained_method"] == "grass"
 
 
+def test_resume_with_another_learning_rate_split_names_the_parameters(tmp_path, scene):
+    """A run saved with its encoder in a group of its own cannot continue as one group: the
+    message names the scales and the way out, not torch's optimizer error alone."""
+    path = _pretraining_checkpoint(tmp_path / "grass.pt")
+    output = tmp_path / "m.pt"
+    config = tiny_config(*scene, pretrained=str(path), val_fraction=0.0, epochs=2, patches_per_epoch=8)
+    with pytest.raises(Cancelled):
+        finetune(config, output, feedback=RunFeedback(log=lambda _m: None, is_cancelled=cancel_after(2)))
+    other = tiny_config(*scene, pretrained=str(path), val_fraction=0.0, epochs=2, patches_per_epoch=8,
+                        encoder_lr_scale=1.0)
+    with pytest.raises(ValueError, match="RESUME: .*ENCODER_LR_SCALE or FUSION_LR_SCALE.*RESUME off"):
+        finetune(other, output, feedback=QUIET, resume=True)
+    assert finetune(config, output, feedback=QUIET, resume=True).history[-1]["step"] == 4
+
+
 def test_checkpoint_messages(tmp_path, scene):
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00not a checkpoint")

@@ -133,7 +133,13 @@ class TrainingLoop:
         self.model.load_state_dict(previous.model_state)
         state = previous.optimizer_state or {}
         if state.get("optimizer"):
-            self.optimizer.load_state_dict(state["optimizer"])
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+            except ValueError as error:   # other parameter groups: another learning-rate split
+                raise ValueError(
+                    "RESUME: the saved run split its learning rates over other parameter groups (ENCODER_LR_SCALE or "
+                    "FUSION_LR_SCALE changed, or an older rsseg wrote it); set them as in that run, or turn RESUME "
+                    f"off to start over ({error})") from error
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler") and self.scaler.is_enabled():
