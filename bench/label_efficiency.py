@@ -393,6 +393,7 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     from engine.progress import RunFeedback
     from training.export import export_checkpoint
     from training.finetune import finetune
+    from training.nets.diff_hrnet import fusion_openness
 
     run_dir.mkdir(parents=True, exist_ok=True)
     handle = (run_dir / "log.txt").open("a", encoding="utf-8")
@@ -404,13 +405,15 @@ def finetune_and_test(config, run_dir: Path, s: Settings) -> dict:
     steps_done = getattr(result, "steps", None) or getattr(result, "step", None)
     scored = {"miou": miou, "steps": steps_done,
               "best_step": getattr(result, "best_step", None), "seconds": time.monotonic() - started}
-    if config.architecture == "diff_hrnet":
-        scored["fusion_openness"] = exported_fusion_openness(run_dir / "model.pt")
+    openness = fusion_openness(result.model_state)   # the exported weights, still in memory
+    if openness is not None:
+        scored["fusion_openness"] = openness
     return scored
 
 
 def exported_fusion_openness(checkpoint: Path) -> float | None:
-    """How far a fine-tuned Diff-HRNet opened its fusions (:func:`training.nets.diff_hrnet.fusion_openness`)."""
+    """How far a fine-tuned Diff-HRNet opened its fusions (:func:`training.nets.diff_hrnet.fusion_openness`),
+    read from its checkpoint (runs cached before the openness was kept)."""
     from training.checkpoint import Checkpoint
     from training.nets.diff_hrnet import fusion_openness
 

@@ -357,6 +357,7 @@ class FinetuneTask(TrainingTask):
 
     name = "fine-tuning"
     amp = True
+    lr_group_settings = "ENCODER_LR_SCALE or FUSION_LR_SCALE"   # parameter_groups
 
     def __init__(self, config: FinetuneConfig, data: FinetuneData, output: Path, ctx: DistributedContext,
                  pretrained: Checkpoint | None, previous: Checkpoint | None) -> None:

@@ -54,6 +54,7 @@ class TrainingTask:
     amp: bool = False            # mixed precision when training on CUDA
     total_steps: int = 0
     period: int = 1
+    lr_group_settings: str = ""  # the settings that split the learning rate over parameter groups
 
     def configure_model(self) -> nn.Module:
         """The module whose parameters are trained (moved to the device by the loop)."""
@@ -136,10 +137,11 @@ class TrainingLoop:
             try:
                 self.optimizer.load_state_dict(state["optimizer"])
             except ValueError as error:   # other parameter groups: another learning-rate split
+                settings = self.task.lr_group_settings or "a setting"
                 raise ValueError(
-                    "RESUME: the saved run split its learning rates over other parameter groups (ENCODER_LR_SCALE or "
-                    "FUSION_LR_SCALE changed, or an older rsseg wrote it); set them as in that run, or turn RESUME "
-                    f"off to start over ({error})") from error
+                    f"RESUME: the saved run split its learning rates over other parameter groups ({settings} "
+                    "changed, or an older rsseg wrote it); set them as in that run, or turn RESUME off to start "
+                    f"over ({error})") from error
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler") and self.scaler.is_enabled():
