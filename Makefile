@@ -26,7 +26,7 @@ translations: setup
 # Benchmarks print JSON. `make bench` runs each at its documented short setting;
 # `make bench-full` is the label-efficiency run with every readout (`--preset full`: the default protocol
 # plus fine-tuning at 16 images, 5 fine-tuning seeds and longer pretraining runs; hours on 2 CPU cores, the
-# default protocol alone 106-122 min on 2 AVX-512 cores, ~2.4x that on AVX2, docs/results.md); finished units are
+# default protocol alone 66-122 min on 2 AVX-512 cores, ~2.4x that on AVX2, docs/results.md); finished units are
 # cached, so it continues where it stopped.
 # bench/ is a package: `python -m bench.<name>` from the repository root (the older
 # `PYTHONPATH=. python bench/<name>.py`, recorded beside some measured numbers, still works).

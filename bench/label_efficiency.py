@@ -24,7 +24,7 @@ sets a method's budget instead (e.g. the longer runs alone, fine-tuned at every 
 The measured fine-tuning runs train on every labelled block and export their last state
 (``--finetune-val-fraction 0``, the default); ``--finetune-val-fraction 0.2`` holds out the
 product's share, and ``--finetune-keep-state best`` with it exports the best-validation state,
-as results before the ninth session did (docs/results.md, eighth session).
+as results before the ninth session did (docs/results_history.md, eighth session).
 
 Units (a pretraining run, one seed of a probe, one fine-tuning run) run side by side in
 ``workers`` processes of ``threads`` torch threads (:mod:`bench.unit_pool`; default 2 x 1).
@@ -39,7 +39,7 @@ Readouts:
   ``pilot_seeds``; >= 3 fine-tuning seeds); test mIoU
   through the shipped path (ONNX export, engine segmentation, engine evaluation).
 
-    python -m bench.label_efficiency                      # default protocol (Settings), 106-122 min, 2 AVX-512 cores
+    python -m bench.label_efficiency                      # default protocol (Settings), 66-122 min, 2 AVX-512 cores
     python -m bench.label_efficiency --preset full        # every readout, longer runs (hours)
     python -m bench.label_efficiency --readouts probe     # probe readout only
     python -m bench.label_efficiency --methods grass,sdcluster --readouts finetune \
@@ -132,7 +132,7 @@ class Settings:
     # ninth session) trains on every labelled block and exports the last state: at a step budget the
     # pilots already fixed, picking the best-validation state on a few held-out blocks cost every
     # network ~2 mIoU at 1 image, nothing at 4, and was most of Diff-HRNet's seed noise
-    # (docs/results.md, eighth session). The pilots always hold out FinetuneConfig's share: their
+    # (docs/results_history.md, eighth session). The pilots always hold out FinetuneConfig's share: their
     # validation curve is what sets the step budget
     finetune_val_fraction: float = 0.0
     # the state each fine-tuning run exports (KEEP_STATE, FinetuneConfig's default "auto": the last

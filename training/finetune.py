@@ -23,7 +23,7 @@ The run, in order:
    cosine schedule ends annealed, and a best-validation pick on a few held-out blocks is
    noise: over 82 benchmark runs of 200 steps the last state scored above the picked one on
    unseen tiles in 52, below in 17, by +2.1 mIoU on average at 1 labelled image and +0.9 at 4
-   (docs/results.md, eighth session; ``python -m bench.last_vs_best``).
+   (docs/results_history.md, eighth session; ``python -m bench.last_vs_best``).
 
 A cancel (``feedback.is_cancelled``, polled before every step and validation batch)
 saves the exact state reached to ``<output>.last.pt`` and re-raises

@@ -56,7 +56,7 @@ class Fusion(nn.Module):
     HRNet and takes in the denoiser's features only as far as training finds them useful.
     Before, a gate at sigmoid(0) = 0.5 over a full-strength p injected the features into
     every branch from step 0; the first label-efficiency run had Diff-HRNet at 15.5 mIoU
-    against HRNet's 23.4 (docs/results.md), and a fusion that can only start as HRNet
+    against HRNet's 23.4 (docs/results_history.md), and a fusion that can only start as HRNet
     removes that cause by construction.
     """
 
