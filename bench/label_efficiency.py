@@ -150,7 +150,7 @@ QUICK = dict(label_images=[1], probe_seeds=[0, 1], finetune_seeds=[0], pilot_see
              readouts=["probe"],
              pretrain_steps={"grass": 16, "sdcluster": 16, "diffusion": 16}, pretrain_batch=8, pretrain_patch=64,
              diffusion_batch=8, diffusion_patch=32, probe_pixels_per_image=1000, finetune_max_steps=20,
-             longer_pretraining={}, mode="quick")
+             pilot_labels=1, longer_pretraining={}, mode="quick")
 # every readout: the default protocol plus fine-tuning at 16 images,
 # 5 fine-tuning seeds and the longer runs (hours on 2 cores)
 FULL = dict(finetune_labels=[1, 4, 16], finetune_seeds=[0, 1, 2, 3, 4],
@@ -492,7 +492,7 @@ def finetune_plan(s: Settings) -> list[tuple[PretrainRun, list[int]]]:
     """The label budgets each run is fine-tuned at: all of ``finetune_labels`` for a default
     run; for a longer one the smallest (where the issue's targets are read) and the pilot's
     (does its probe gain carry over to fine-tuning?)."""
-    longer = sorted({min(s.finetune_labels), s.pilot_labels})
+    longer = sorted({min(s.finetune_labels)} | ({s.pilot_labels} & set(s.label_images)))
     return [(run, longer if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
 
 
@@ -721,8 +721,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     if unknown:
         p.error(f"unknown method or readout: {', '.join(unknown)}")
     s.finetune_labels = [n for n in s.finetune_labels if n in s.label_images] or [min(s.label_images)]
-    if s.pilot_labels not in s.label_images:
-        s.pilot_labels = min(s.finetune_labels)
+    # the pilots keep their budget whatever --label-images measures, so a run restricted to other
+    # budgets (e.g. --label-images 16) fine-tunes for the same steps as the protocol it extends
     return s, args
 
 

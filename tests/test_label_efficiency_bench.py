@@ -172,7 +172,17 @@ def test_fine_tuning_budgets_are_chosen_among_the_label_budgets():
     assert lab.parse(["--label-images", "4,16"])[0].finetune_labels == [4]
     full, _ = lab.parse(["--preset", "full"])
     assert full.finetune_labels == [1, 4, 16] and full.pilot_labels == 4    # the published protocol
-    assert lab.parse(["--quick"])[0].pilot_labels == 1     # no 4-image budget: the smallest fine-tuned one
+    assert lab.parse(["--quick"])[0].pilot_labels == 1     # the smoke test's only budget
+
+
+def test_the_pilots_keep_their_budget_when_other_label_budgets_are_measured():
+    """--label-images 16 extends the default protocol: its runs get the 4-image pilots' steps
+    (cached by the default run), not a budget from pilots silently moved to 16 images."""
+    s, _ = lab.parse(["--label-images", "16", "--finetune-labels", "16"])
+    assert s.pilot_labels == 4 and s.finetune_labels == [16]
+    assert lab.parse(["--label-images", "16", "--pilot-labels", "16"])[0].pilot_labels == 16
+    longer = lab.parse(["--label-images", "16", "--longer-pretraining", "grass=800", "--methods", "grass"])[0]
+    assert {tuple(labels) for run, labels in lab.finetune_plan(longer) if run.longer} == {(16,)}
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/dubai_aerial (see ../shared/data/README.md)")
