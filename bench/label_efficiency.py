@@ -490,8 +490,8 @@ def handed_over(method: str, checkpoint: Path) -> Path:
 
 def finetune_plan(s: Settings) -> list[tuple[PretrainRun, list[int]]]:
     """The label budgets each run is fine-tuned at: all of ``finetune_labels`` for a default
-    run; for a longer one the smallest (where the issue's targets are read) and the pilot's
-    (does its probe gain carry over to fine-tuning?)."""
+    run; for a longer one the smallest (where the issue's targets are read) and the pilot's,
+    where ``label_images`` measures it (does its probe gain carry over to fine-tuning?)."""
     longer = sorted({min(s.finetune_labels)} | ({s.pilot_labels} & set(s.label_images)))
     return [(run, longer if run.longer else list(s.finetune_labels)) for run in pretrain_runs(s)]
 
